@@ -123,7 +123,7 @@ def _svals_network(net, x, k, depth, method, log):
     if f is None:
         return _finish(torch.empty(0), n, k, log)
     if k == 1:
-        s = torch.tensor([spectral_norm(f)[0]])
+        s = torch.tensor([spectral_norm(f)[0]], dtype=torch.float64)
     else:
         s = torch.linalg.svdvals(f)
     return _finish(ell + torch.log(s), n, k, log)
