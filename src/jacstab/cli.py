@@ -141,14 +141,14 @@ def measure(independent: bool, **o) -> None:
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="Backend (see jacstab.singular_values).")
 @click.option("--at-depth", type=int, default=None, help="Take J^(D) = dY_D/dY_0 for D <= L (default: L).")
-def spectrum(method: str, at_depth: int | None, **o) -> None:
+def spectrum(method: str, **o) -> None:
     """Singular values of J at depth L: rows {seed, index, singular_value, log_singular_value}.
 
     singular_value is inf where it leaves the float64 range; log_singular_value never overflows.
     """
 
     def rows(net, seed, advance):
-        logs = singular_values(net, k=o["k"], depth=at_depth, method=method, log=True)
+        logs = singular_values(net, k=o["k"], depth=o["at_depth"], method=method, log=True)
         advance(1)
         return ({"index": i, "singular_value": _exp(v), "log_singular_value": v}
                 for i, v in enumerate(logs.tolist(), 1))

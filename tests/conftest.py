@@ -1,0 +1,35 @@
+"""Shared tolerances (one place, per dtype) and helpers for the independent reference computations."""
+
+import math
+
+import pytest
+import torch
+
+# Relative tolerance on singular values / norms against an independent float64 SVD.
+# float64: SVD is backward stable (error ~ n eps ||J|| ~ 1e-14 here) and Lanczos stops at residual
+#          1e-10 * theta, which bounds the eigenvalue error by 1e-10 relative (sigma: 5e-11); 1e-8 leaves margin.
+# float32: the product of L <= 8 float32 matrices carries ~ L sqrt(n) eps ~ 1e-5 relative rounding; 1e-3 margin.
+RTOL = {torch.float64: 1e-8, torch.float32: 1e-3}
+DTYPES = [torch.float64, torch.float32]
+ACTS = ["relu", "linear", "tanh", "leaky_relu", "abs"]
+INITS = ["gaussian", "orthogonal"]
+
+
+def reference_jacobian(net, depth=None, x=None):
+    """J^(depth) by torch.func.jacrev through the plain forward map, in float64 (independent of the engine)."""
+    net64 = net.to(dtype=torch.float64)
+    x = net64.default_input() if x is None else x.to(torch.float64)
+    y0 = net64.w_in @ x
+    return torch.func.jacrev(lambda y: net64.hidden_map(y, depth))(y0)
+
+
+def rel_err(a, b):
+    return abs(a - b) / abs(b)
+
+
+@pytest.fixture
+def close_log():
+    def check(measured_log, reference_value, rtol):
+        assert math.isfinite(measured_log)
+        assert abs(math.exp(measured_log) - reference_value) <= rtol * reference_value
+    return check
