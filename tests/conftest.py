@@ -32,4 +32,5 @@ def close_log():
     def check(measured_log, reference_value, rtol):
         assert math.isfinite(measured_log)
         assert abs(math.exp(measured_log) - reference_value) <= rtol * reference_value
+
     return check

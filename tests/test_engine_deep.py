@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
-from conftest import ACTS
 
 import jacstab
+from conftest import ACTS
 from jacstab import NetSpec, sample
 
 
@@ -86,8 +86,10 @@ def test_sum_of_all_exponents_is_mean_log_det(act):
     net = sample(NetSpec(12, 40, activation=act, slope=0.2), 5)
     lam = jacstab.lyapunov_exponents(net)
     ds = _independent_masks(net)
-    logdet = sum(torch.linalg.slogdet(w).logabsdet.item() + torch.log(d.abs()).sum().item()
-                 for w, d in zip(net.weights, ds)) / net.depth
+    logdet = (
+        sum(torch.linalg.slogdet(w).logabsdet.item() + torch.log(d.abs()).sum().item() for w, d in zip(net.weights, ds))
+        / net.depth
+    )
     assert abs(lam.sum().item() - logdet) < 1e-9
     # and the top exponent is the QR top exponent of an independent full-frame computation (same limit;
     # different initial frames differ by O(1/L) = 0.025 at most here).

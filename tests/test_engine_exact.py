@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
-from conftest import ACTS, DTYPES, INITS, RTOL, reference_jacobian
 
 import jacstab
+from conftest import ACTS, DTYPES, INITS, RTOL, reference_jacobian
 from jacstab import NetSpec, sample
 
 
@@ -53,11 +53,13 @@ def test_linear_orthogonal_net_has_all_singular_values_gain_power_L(gain2):
     net = sample(NetSpec(16, L, activation="linear", init="orthogonal", sigma2=gain2), 4)
     logs = jacstab.singular_values(net, log=True)
     # exact identity: J = g^L * orthogonal, so every log sigma_i = L log g (float64 rounding only)
-    torch.testing.assert_close(logs, torch.full((16,), L * 0.5 * math.log(gain2), dtype=torch.float64),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        logs, torch.full((16,), L * 0.5 * math.log(gain2), dtype=torch.float64), rtol=0, atol=1e-12
+    )
     top = jacstab.singular_values(net, k=3, method="lanczos", log=True)
-    torch.testing.assert_close(top, torch.full((3,), L * 0.5 * math.log(gain2), dtype=torch.float64),
-                               rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        top, torch.full((3,), L * 0.5 * math.log(gain2), dtype=torch.float64), rtol=0, atol=1e-10
+    )
 
 
 def test_linear_gaussian_jacobian_is_product_of_weights():
@@ -72,8 +74,9 @@ def test_linear_gaussian_jacobian_is_product_of_weights():
     for w in net.weights:
         prod = w @ prod
         ref_curve.append(math.log(torch.linalg.matrix_norm(prod, ord=2).item()))
-    torch.testing.assert_close(jacstab.depth_curve(net), torch.tensor(ref_curve, dtype=torch.float64),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        jacstab.depth_curve(net), torch.tensor(ref_curve, dtype=torch.float64), rtol=0, atol=1e-12
+    )
 
 
 def test_relu_masks_match_forward_pass_signs():
@@ -134,8 +137,10 @@ def test_independent_depth_curve_uses_fresh_networks():
 def test_determinism_of_every_measurement():
     net = sample(NetSpec(300, 3), 0)
     assert torch.equal(jacstab.depth_curve(net), jacstab.depth_curve(net))
-    assert torch.equal(jacstab.singular_values(net, k=3, method="lanczos"),
-                       jacstab.singular_values(net, k=3, method="lanczos"))
+    assert torch.equal(
+        jacstab.singular_values(net, k=3, method="lanczos"),
+        jacstab.singular_values(net, k=3, method="lanczos"),
+    )
     assert torch.equal(jacstab.lyapunov_exponents(net, k=3), jacstab.lyapunov_exponents(net, k=3))
 
 

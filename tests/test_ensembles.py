@@ -22,7 +22,10 @@ def test_prefix_and_common_random_numbers():
     deep, shallow = sample(NetSpec(10, 6), 3), sample(NetSpec(10, 2), 3)
     assert all(torch.equal(deep.weights[i], shallow.weights[i]) for i in range(2))
     # sigma2 only rescales the same standard-normal draws: W(4) = sqrt(2) W(2) exactly (up to one rounding).
-    w2, w4 = sample(NetSpec(10, 2, sigma2=2.0), 3).weights[0], sample(NetSpec(10, 2, sigma2=4.0), 3).weights[0]
+    w2, w4 = (
+        sample(NetSpec(10, 2, sigma2=2.0), 3).weights[0],
+        sample(NetSpec(10, 2, sigma2=4.0), 3).weights[0],
+    )
     torch.testing.assert_close(w4, math.sqrt(2.0) * w2, rtol=1e-15, atol=0)
 
 
@@ -44,8 +47,7 @@ def test_haar_first_entry_second_moment():
     # For Haar O in O(n), E[O_11^2] = 1/n exactly. 2000 draws of n=8: SE of the mean of O_11^2 is
     # sqrt(Var/N) with Var = 3/(n(n+2)) - 1/n^2 = 0.0219 -> SE 0.0033; allow 5 SE around 0.125.
     g = torch.Generator().manual_seed(0)
-    vals = [jacstab.ensembles.haar_orthogonal(8, 8, generator=g, dtype=torch.float64)[0, 0] ** 2
-            for _ in range(2000)]
+    vals = [jacstab.ensembles.haar_orthogonal(8, 8, generator=g, dtype=torch.float64)[0, 0] ** 2 for _ in range(2000)]
     assert abs(torch.stack(vals).mean().item() - 1 / 8) < 5 * 0.0033
 
 

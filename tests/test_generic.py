@@ -9,7 +9,11 @@ import jacstab
 def _model():
     torch.manual_seed(0)  # test-local model construction only; the library never touches the global RNG
     return torch.nn.Sequential(
-        torch.nn.Linear(40, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.GELU(), torch.nn.Linear(64, 30)
+        torch.nn.Linear(40, 64),
+        torch.nn.Tanh(),
+        torch.nn.Linear(64, 64),
+        torch.nn.GELU(),
+        torch.nn.Linear(64, 30),
     ).double()
 
 

@@ -59,5 +59,5 @@ def test_canonical_json_roundtrip(width, depth, activation, sigma2, init):
 
 
 def test_replace_validates():
-    with pytest.raises(ValueError, match="^depth must"):
+    with pytest.raises(ValueError, match=r"^depth must"):
         NetSpec(4, 3).replace(depth=-1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from jacstab.specs import check_choice, ACTIVATIONS
+from jacstab.specs import ACTIVATIONS, check_choice
 
 
 @dataclass(frozen=True)

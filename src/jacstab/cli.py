@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import click
 import torch
 
-from jacstab.ensembles import sample
 from jacstab.engine import depth_curve, lyapunov_exponents, singular_values
 from jacstab.engine.api import METHODS
+from jacstab.ensembles import sample
 from jacstab.output import RowWriter
 from jacstab.specs import ACTIVATIONS, INITS, NetSpec
 
@@ -31,18 +31,32 @@ def _net_options(f: Callable) -> Callable:
         click.option("--depth", "-L", type=int, required=True, help="Depth L: number of n x n hidden matrices."),
         click.option("--activation", default="relu", show_default=True, help=f"One of {', '.join(ACTIVATIONS)}."),
         click.option("--slope", type=float, default=0.01, show_default=True, help="leaky_relu negative slope."),
-        click.option("--sigma2", type=float, default=2.0, show_default=True,
-                     help="sigma_w^2: Gaussian W_ij ~ N(0, sigma2/n); orthogonal gain sqrt(sigma2)."),
+        click.option(
+            "--sigma2",
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="sigma_w^2: Gaussian W_ij ~ N(0, sigma2/n); orthogonal gain sqrt(sigma2).",
+        ),
         click.option("--init", default="gaussian", show_default=True, help=f"One of {', '.join(INITS)}."),
         click.option("--in-dim", type=int, default=None, help="Input dimension d (default: width)."),
         click.option("--seeds", type=int, default=1, show_default=True, help="Number of seeds K."),
         click.option("--seed0", type=int, default=0, show_default=True, help="First seed; seeds are S0..S0+K-1."),
         click.option("--dtype", type=click.Choice(list(DTYPES)), default="float64", show_default=True),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
-        click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-                     show_default=True, help="Output format (json: a list of row objects)."),
-        click.option("--progress/--no-progress", default=None,
-                     help="Progress bar on stderr (default: when stderr is a terminal)."),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["table", "csv", "json"]),
+            default="table",
+            show_default=True,
+            help="Output format (json: a list of row objects).",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Progress bar on stderr (default: when stderr is a terminal).",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -50,8 +64,15 @@ def _net_options(f: Callable) -> Callable:
 
 
 def _spec(o: dict) -> NetSpec:
-    return NetSpec(width=o["width"], depth=o["depth"], activation=o["activation"], sigma2=o["sigma2"],
-                   init=o["init"], in_dim=o["in_dim"], slope=o["slope"])
+    return NetSpec(
+        width=o["width"],
+        depth=o["depth"],
+        activation=o["activation"],
+        sigma2=o["sigma2"],
+        init=o["init"],
+        in_dim=o["in_dim"],
+        slope=o["slope"],
+    )
 
 
 def _device(name: str) -> torch.device:
@@ -78,13 +99,25 @@ def _seeds(o: dict) -> range:
 def _progress(enabled: bool | None, total: int, what: str) -> Iterator[Callable[[int], None]]:
     """A rich progress bar (count, rate, ETA) on stderr; yields ``advance(n)``."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.progress import TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     show = console.is_terminal if enabled is None else enabled
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("ETA"), TimeRemainingColumn())
+    cols = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*cols, console=console, disable=not show, transient=False) as bar:
         task = bar.add_task(what, total=total)
         yield lambda n=1: bar.advance(task, n)
@@ -102,10 +135,15 @@ def _run(o: dict, columns: list[str], rows_for_seed: Callable, work_per_seed: in
     at = o.get("at_depth")
     if at is not None and not 1 <= at <= spec.depth:
         raise ValueError(f"--at-depth must be in [1, {spec.depth}] (the sampled depth --depth), got {at}")
-    click.echo(f"note: input x = fixed normalised Gaussian input, ||x||^2 = d = {spec.input_dim} "
-               "(no dataset given; DESIGN.md section 4)", err=True)
-    with RowWriter(sys.stdout, columns, o["fmt"]) as out, \
-            _progress(o["progress"], len(seeds) * work_per_seed, what) as advance:
+    click.echo(
+        f"note: input x = fixed normalised Gaussian input, ||x||^2 = d = {spec.input_dim} "
+        "(no dataset given; DESIGN.md section 4)",
+        err=True,
+    )
+    with (
+        RowWriter(sys.stdout, columns, o["fmt"]) as out,
+        _progress(o["progress"], len(seeds) * work_per_seed, what) as advance,
+    ):
         for seed in seeds:
             net = sample(spec, seed, dtype=dtype, device=dev)
             for row in rows_for_seed(net, seed, advance):
@@ -123,8 +161,11 @@ def cli() -> None:
 
 @cli.command()
 @_net_options
-@click.option("--independent", is_flag=True,
-              help="Draw an independent network for every depth (the paper's protocol; L(L+1)/2 layer products).")
+@click.option(
+    "--independent",
+    is_flag=True,
+    help="Draw an independent network for every depth (the paper's protocol; L(L+1)/2 layer products).",
+)
 def measure(independent: bool, **o) -> None:
     """log ||J^(d)|| (natural log) for every depth d = 1..L of every seed: rows {seed, depth, log_norm}."""
 
@@ -138,8 +179,13 @@ def measure(independent: bool, **o) -> None:
 @cli.command()
 @_net_options
 @click.option("--k", "k", type=int, default=None, help="Top-k singular values (default: all n).")
-@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-              help="Backend (see jacstab.singular_values).")
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="Backend (see jacstab.singular_values).",
+)
 @click.option("--at-depth", type=int, default=None, help="Take J^(D) = dY_D/dY_0 for D <= L (default: L).")
 def spectrum(method: str, **o) -> None:
     """Singular values of J at depth L: rows {seed, index, singular_value, log_singular_value}.
@@ -150,8 +196,9 @@ def spectrum(method: str, **o) -> None:
     def rows(net, seed, advance):
         logs = singular_values(net, k=o["k"], depth=o["at_depth"], method=method, log=True)
         advance(1)
-        return ({"index": i, "singular_value": _exp(v), "log_singular_value": v}
-                for i, v in enumerate(logs.tolist(), 1))
+        return (
+            {"index": i, "singular_value": _exp(v), "log_singular_value": v} for i, v in enumerate(logs.tolist(), 1)
+        )
 
     _run(o, ["seed", "index", "singular_value", "log_singular_value"], rows, 1, "spectrum")
 

@@ -99,8 +99,14 @@ class Network:
     def to(self, device=None, dtype: torch.dtype | None = None) -> Network:
         """A copy with every tensor moved to ``device`` / cast to ``dtype``."""
         mv = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
-        return Network(self.spec, self.seed, [mv(w) for w in self.weights], mv(self.w_in), mv(self.w_out),
-                       self.activation)
+        return Network(
+            self.spec,
+            self.seed,
+            [mv(w) for w in self.weights],
+            mv(self.w_in),
+            mv(self.w_out),
+            self.activation,
+        )
 
     def default_input(self) -> torch.Tensor:
         """:func:`default_input` for this network's input dimension, dtype and device."""

@@ -31,9 +31,7 @@ def closest(name: str, choices: tuple[str, ...] | list[str]) -> str:
 def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
     """Raise ``ValueError`` naming the field, the value and the allowed choices."""
     if value not in choices:
-        raise ValueError(
-            f"{field} must be one of {', '.join(choices)}; got {value!r}{closest(str(value), choices)}"
-        )
+        raise ValueError(f"{field} must be one of {', '.join(choices)}; got {value!r}{closest(str(value), choices)}")
 
 
 def check_int(field: str, value: Any, low: int, high: int | None = None) -> None:

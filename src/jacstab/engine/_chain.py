@@ -49,8 +49,7 @@ def spectral_norm(
     m = f.shape[1]
     if min(f.shape) <= DENSE_NORM_MAX:
         return float(torch.linalg.matrix_norm(f, ord=2)), None
-    r = top_eigs(lambda v: f.T @ (f @ v), m, 1, dtype=f.dtype, device=f.device, start=start,
-                 generator=generator)
+    r = top_eigs(lambda v: f.T @ (f @ v), m, 1, dtype=f.dtype, device=f.device, start=start, generator=generator)
     if not r.converged:
         return float(torch.linalg.matrix_norm(f, ord=2)), None
     return math.sqrt(float(r.values[0])), r.vectors[:, :1]
@@ -87,8 +86,9 @@ def prefix_products(
             return
 
 
-def depth_curve_dense(net: Network, ms: list[Mask], depth: int,
-                      callback: Callable[[int], None] | None = None) -> torch.Tensor:
+def depth_curve_dense(
+    net: Network, ms: list[Mask], depth: int, callback: Callable[[int], None] | None = None
+) -> torch.Tensor:
     """``log ||J^(d)||`` for ``d = 1..depth`` from one pass (warm-started Lanczos at every depth)."""
     out = torch.empty(depth, dtype=torch.float64)
     v = None
@@ -106,7 +106,7 @@ def depth_curve_dense(net: Network, ms: list[Mask], depth: int,
 
 def product_at(net: Network, ms: list[Mask], depth: int) -> tuple[torch.Tensor | None, float]:
     """``(F / e^ell, ell)`` with ``F = J^(depth)[:, a_0]`` formed densely (``F`` is None when ``J = 0``)."""
-    (_, f, ell), = prefix_products(net, ms, depth, every_depth=False)
+    ((_, f, ell),) = prefix_products(net, ms, depth, every_depth=False)
     return f, ell
 
 
@@ -119,8 +119,7 @@ class MatrixFreeJacobian:
     """
 
     def __init__(self, net: Network, ms: list[Mask], depth: int, generator: torch.Generator | None = None):
-        self.blocks = [_block(net.weights[d - 1], ms[d - 1], ms[d] if d < depth else None)
-                       for d in range(1, depth + 1)]
+        self.blocks = [_block(net.weights[d - 1], ms[d - 1], ms[d] if d < depth else None) for d in range(1, depth + 1)]
         self.n_in = ms[0].size
         self.n_out = net.width
         g = generator if generator is not None else torch.Generator().manual_seed(1)

@@ -79,8 +79,7 @@ def depth_curve(
     return out
 
 
-def log_norm(net: Network, x: torch.Tensor | None = None, depth: int | None = None,
-             method: Method = "auto") -> float:
+def log_norm(net: Network, x: torch.Tensor | None = None, depth: int | None = None, method: Method = "auto") -> float:
     """``log ||J^(depth)||_2`` (natural log) at one depth, default ``L``: see :func:`singular_values`."""
     return float(singular_values(net, x, k=1, depth=depth, method=method, log=True)[0])
 
@@ -114,18 +113,21 @@ def _svals_network(net, x, k, depth, method, log):
         return _finish(torch.empty(0), n, k, log)
     if method == "lanczos":
         op = MatrixFreeJacobian(net, ms, depth)
-        r = top_eigs(op.gram, op.n_in, min(k, op.n_in), dtype=net.dtype, device=net.device,
-                     block=max(k, 8) if k < op.n_in else None)
+        r = top_eigs(
+            op.gram,
+            op.n_in,
+            min(k, op.n_in),
+            dtype=net.dtype,
+            device=net.device,
+            block=max(k, 8) if k < op.n_in else None,
+        )
         if r.converged:
             return _finish(op.log_scale + 0.5 * torch.log(r.values), n, k, log)
         method = "dense"  # not converged within the Krylov budget: exact fallback
     f, ell = product_at(net, ms, depth)
     if f is None:
         return _finish(torch.empty(0), n, k, log)
-    if k == 1:
-        s = torch.tensor([spectral_norm(f)[0]], dtype=torch.float64)
-    else:
-        s = torch.linalg.svdvals(f)
+    s = torch.tensor([spectral_norm(f)[0]], dtype=torch.float64) if k == 1 else torch.linalg.svdvals(f)
     return _finish(ell + torch.log(s), n, k, log)
 
 

@@ -1,0 +1,143 @@
+"""Benchmark: jacstab's Jacobian engine against the code a user would otherwise write, in one run.
+
+Baselines (same weights, same dtype, same device):
+  * autograd: ``torch.autograd.functional.jacobian`` + ``torch.linalg.matrix_norm(ord=2)``
+  * jacrev:   ``torch.func.jacrev`` + ``torch.linalg.matrix_norm(ord=2)``
+  * gemm:     the plain dense GEMM chain ``W_L ... W_1`` (the floor for forming J; no norm at all)
+Measured:
+  * norm:   ``jacstab.log_norm`` (spectral norm of J at depth L)
+  * curve:  ``jacstab.depth_curve`` (the norm at every depth 1..L)
+  * topk:   ``jacstab.singular_values(k=10)`` at the largest width
+Relative errors are against float64 ``svdvals`` of the masked product formed directly in float64.
+Ratios > 1 mean jacstab is faster. Timings are medians over ``--repeats`` (baselines: one run).
+
+    python benchmarks/bench_core.py                     # the full grid of the core issue (~10 min on 2 cores)
+    python benchmarks/bench_core.py --sizes 256 --depths 10 --topk-width 0   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+
+import jacstab
+from jacstab.engine._masks import masks
+
+DT = {"float32": torch.float32, "float64": torch.float64}
+
+
+def timed(fn, repeats: int = 1, device=None):
+    out, times = None, []
+    for _ in range(repeats):
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        out = fn()
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return out, statistics.median(times)
+
+
+def reference_log_norm(net) -> float:
+    """float64 masked product formed densely (full n x n matrices), then exact ``matrix_norm(ord=2)``."""
+    w64 = [w.to(torch.float64) for w in net.weights]
+    p = None
+    for w, m in zip(w64, masks(net.to(dtype=torch.float64))):
+        d = torch.zeros(net.width, dtype=torch.float64, device=w.device)
+        d[m.idx] = 1.0 if m.val is None else m.val.to(torch.float64)
+        p = w * d if p is None else w @ (d[:, None] * p)
+    return math.log(torch.linalg.matrix_norm(p, ord=2).item())
+
+
+def gemm_chain(net):
+    p = net.weights[0]
+    for w in net.weights[1:]:
+        p = w @ p
+    return p
+
+
+def bench_case(n: int, L: int, dtype: str, device, repeats: int, autograd_max_n: int, jacrev_max_n: int) -> dict:
+    net = jacstab.sample(jacstab.NetSpec(n, L), 0, dtype=DT[dtype], device=device)
+    y0 = net.w_in @ net.default_input()
+    f = net.hidden_map
+    row = {"dtype": dtype, "n": n, "L": L, "device": str(device)}
+    ours, row["norm_s"] = timed(lambda: jacstab.log_norm(net), repeats, device)
+    curve, row["curve_s"] = timed(lambda: jacstab.depth_curve(net), repeats, device)
+    _, row["gemm_s"] = timed(lambda: gemm_chain(net), repeats, device)
+    ref = reference_log_norm(net)
+    row["norm_rel_err"] = abs(math.expm1(ours - ref))
+    row["curve_last_rel_err"] = abs(math.expm1(curve[-1].item() - ref))
+    row["jacrev_s"] = row["autograd_s"] = None
+    if n <= jacrev_max_n:
+        _, row["jacrev_s"] = timed(lambda: torch.linalg.matrix_norm(torch.func.jacrev(f)(y0), ord=2), 1, device)
+    if n <= autograd_max_n:
+        _, row["autograd_s"] = timed(
+            lambda: torch.linalg.matrix_norm(torch.autograd.functional.jacobian(f, y0), ord=2), 1, device
+        )
+    row["x_vs_autograd"] = row["autograd_s"] / row["norm_s"] if row["autograd_s"] else None
+    row["x_vs_jacrev"] = row["jacrev_s"] / row["norm_s"] if row["jacrev_s"] else None
+    row["curve_over_gemm"] = row["curve_s"] / row["gemm_s"]
+    return row
+
+
+def bench_topk(n: int, L: int, k: int, device, check: bool) -> dict:
+    net = jacstab.sample(jacstab.NetSpec(n, L), 0, dtype=torch.float32, device=device)
+    s, t = timed(lambda: jacstab.singular_values(net, k=k, log=True), 1, device)
+    row = {"n": n, "L": L, "k": k, "dtype": "float32", "device": str(device), "topk_s": t, "method": "auto"}
+    if check:
+        ref = jacstab.singular_values(net.to(dtype=torch.float64), k=k, method="dense", log=True)
+        row["max_rel_err"] = float(torch.max(torch.abs(torch.expm1(s - ref))))
+    return row
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 2048])
+    ap.add_argument("--depths", type=int, nargs="+", default=[10, 100])
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=list(DT))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--autograd-max-n", type=int, default=1024, help="skip the (slow) autograd baseline above")
+    ap.add_argument("--jacrev-max-n", type=int, default=2048)
+    ap.add_argument("--topk-width", type=int, default=4096, help="0 skips the top-k case")
+    ap.add_argument("--topk-check", action="store_true", help="also compute a float64 dense reference (slow)")
+    ap.add_argument("--json", default=None, help="write all rows to this file")
+    a = ap.parse_args()
+    device = torch.device(a.device)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}")
+    cols = ["dtype", "n", "L", "norm_s", "jacrev_s", "autograd_s", "x_vs_jacrev", "x_vs_autograd", "gemm_s",
+            "curve_s", "curve_over_gemm", "norm_rel_err", "curve_last_rel_err"]
+    print(" ".join(f"{c:>14}" for c in cols), flush=True)
+    rows = []
+    for dtype in a.dtypes:
+        for n in a.sizes:
+            for L in a.depths:
+                r = bench_case(n, L, dtype, device, a.repeats, a.autograd_max_n, a.jacrev_max_n)
+                rows.append(r)
+                print(" ".join(f"{fmt(r[c]):>14}" for c in cols), flush=True)
+    if a.topk_width:
+        r = bench_topk(a.topk_width, 100, 10, device, a.topk_check)
+        rows.append(r)
+        print(f"top-10 singular values, n={r['n']}, L=100, float32: {r['topk_s']:.2f} s"
+              + (f", max rel err vs float64 dense {r['max_rel_err']:.2e}" if "max_rel_err" in r else ""))
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from jacstab.cli import main
+
+main()
