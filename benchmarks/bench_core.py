@@ -122,6 +122,8 @@ def main() -> None:
     cols = ["dtype", "n", "L", "norm_s", "jacrev_s", "autograd_s", "x_vs_jacrev", "x_vs_autograd", "gemm_s",
             "curve_s", "curve_over_gemm", "norm_rel_err", "curve_last_rel_err"]
     print(" ".join(f"{c:>14}" for c in cols), flush=True)
+    for dtype in a.dtypes:  # warm-up: first-call costs of torch.func / autograd are not what we compare
+        bench_case(16, 2, dtype, device, 1, 16, 16)
     rows = []
     for dtype in a.dtypes:
         for n in a.sizes:

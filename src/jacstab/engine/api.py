@@ -119,7 +119,7 @@ def _svals_network(net, x, k, depth, method, log):
             min(k, op.n_in),
             dtype=net.dtype,
             device=net.device,
-            block=max(k, 8) if k < op.n_in else None,
+            block=min(max(2 * k, 32), op.n_in),  # memory-bound: a wide block costs ~ a thin one
         )
         if r.converged:
             return _finish(op.log_scale + 0.5 * torch.log(r.values), n, k, log)
