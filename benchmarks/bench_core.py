@@ -119,8 +119,21 @@ def main() -> None:
     a = ap.parse_args()
     device = torch.device(a.device)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}")
-    cols = ["dtype", "n", "L", "norm_s", "jacrev_s", "autograd_s", "x_vs_jacrev", "x_vs_autograd", "gemm_s",
-            "curve_s", "curve_over_gemm", "norm_rel_err", "curve_last_rel_err"]
+    cols = [
+        "dtype",
+        "n",
+        "L",
+        "norm_s",
+        "jacrev_s",
+        "autograd_s",
+        "x_vs_jacrev",
+        "x_vs_autograd",
+        "gemm_s",
+        "curve_s",
+        "curve_over_gemm",
+        "norm_rel_err",
+        "curve_last_rel_err",
+    ]
     print(" ".join(f"{c:>14}" for c in cols), flush=True)
     for dtype in a.dtypes:  # warm-up: first-call costs of torch.func / autograd are not what we compare
         bench_case(16, 2, dtype, device, 1, 16, 16)
@@ -134,8 +147,10 @@ def main() -> None:
     if a.topk_width:
         r = bench_topk(a.topk_width, 100, 10, device, a.topk_check)
         rows.append(r)
-        print(f"top-10 singular values, n={r['n']}, L=100, float32: {r['topk_s']:.2f} s"
-              + (f", max rel err vs float64 dense {r['max_rel_err']:.2e}" if "max_rel_err" in r else ""))
+        print(
+            f"top-10 singular values, n={r['n']}, L=100, float32: {r['topk_s']:.2f} s"
+            + (f", max rel err vs float64 dense {r['max_rel_err']:.2e}" if "max_rel_err" in r else "")
+        )
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=1)

@@ -29,7 +29,7 @@ from jacstab.specs import check_choice, check_int
 
 Method = Literal["auto", "dense", "lanczos", "jacrev", "jvp"]
 METHODS = ("auto", "dense", "lanczos", "jacrev", "jvp")
-LANCZOS_MIN_WIDTH = 2048  # auto: matrix-free top-k from this width on (forming J costs L n^3/8 there)
+LANCZOS_MIN_WIDTH = 1024  # auto: matrix-free top-k from this width on (benchmarks/bench_core.py: 1.3-2x faster)
 
 
 def _check_k(k: int | None, limit: int) -> int:
@@ -119,7 +119,9 @@ def _svals_network(net, x, k, depth, method, log):
             min(k, op.n_in),
             dtype=net.dtype,
             device=net.device,
-            block=min(max(2 * k, 32), op.n_in),  # memory-bound: a wide block costs ~ a thin one
+            # k = 1: a single vector converges in ~10 steps; k > 1: matmats are memory-bound, so a wide block
+            # costs about as much per step as a thin one and needs far fewer steps.
+            block=1 if k == 1 else min(max(2 * k, 32), op.n_in),
         )
         if r.converged:
             return _finish(op.log_scale + 0.5 * torch.log(r.values), n, k, log)
@@ -155,7 +157,7 @@ def singular_values(
       per vector for ReLU); top-``k`` only; the fastest for wide nets and small ``k``.
     * ``jacrev``: ``torch.func.jacrev`` + ``torch.linalg.svdvals`` (the baseline; no log domain, overflows deep).
     * ``jvp``: matrix-free Lanczos with ``torch.func`` jvp/vjp (any callable).
-    * ``auto``: ``lanczos`` for width >= 2048 and ``k <= n/8``, else ``dense`` (Network); ``jacrev`` for
+    * ``auto``: ``lanczos`` for width >= 1024 and ``k <= n/8``, else ``dense`` (Network); ``jacrev`` for
       callables unless ``k`` is small and ``m > 1024``.
 
     Args:
