@@ -166,3 +166,13 @@ def test_overflow_without_log_is_an_error_with_a_fix():
     with pytest.raises(OverflowError, match="log=True"):
         jacstab.singular_values(net, k=1)
     assert 709 < jacstab.singular_values(net, k=1, log=True)[0].item() < 1500 * 0.5 * math.log(4.0) + 10
+
+
+def test_auto_matrix_free_path_at_width_1024():
+    # width >= 1024 and k = 1: auto takes the single-vector matrix-free Lanczos path (log-domain scales).
+    net = sample(NetSpec(1024, 3), 0)
+    ref = torch.linalg.matrix_norm(reference_jacobian(net), ord=2).item()
+    assert abs(math.exp(jacstab.log_norm(net)) - ref) <= RTOL[torch.float64] * ref
+    top = jacstab.singular_values(net, k=3)  # block Lanczos, block 32
+    ref3 = torch.linalg.svdvals(reference_jacobian(net))[:3]
+    torch.testing.assert_close(top, ref3, rtol=RTOL[torch.float64], atol=0)
