@@ -77,10 +77,12 @@ def top_eigs(
     while True:
         it += 1
         Q, AQ = torch.cat(qs, 1), torch.cat(aqs, 1)
-        T = Q.T @ AQ
+        # the small projected problem is solved on the CPU in float64 (a GPU eigh of a tiny matrix is slow)
+        T = (Q.T @ AQ).to(device="cpu", dtype=torch.float64)
         theta, Y = torch.linalg.eigh(0.5 * (T + T.T))
         kk = min(k, theta.numel())
-        theta, Y = theta.flip(0)[:kk], Y.flip(1)[:, :kk]
+        theta = theta.flip(0)[:kk].to(device=Q.device, dtype=dtype)
+        Y = Y.flip(1)[:, :kk].to(device=Q.device, dtype=dtype)
         X = Q @ Y
         res = torch.linalg.vector_norm(AQ @ Y - X * theta, dim=0)
         top = torch.clamp(theta[0], min=0)
