@@ -18,9 +18,13 @@ import numpy as np
 import torch
 
 from jacstab.activations import Activation, get_activation
+from jacstab.correlation import structured_normal
+from jacstab.pruning import apply_scaling, random_masks, snip_scores, top_masks
 from jacstab.specs import NetSpec, check_int
 
 _STREAM_IN, _STREAM_HIDDEN, _STREAM_OUT, _STREAM_INPUT = 0, 1, 2, 3
+_STREAM_MASK, _STREAM_ETA, _STREAM_SHARED, _STREAM_SNIP = 4, 5, 6, 7
+SNIP_BATCH = 64
 DEFAULT_INPUT_SEED = 20250101
 MAX_SEED = 2**63 - 1
 
@@ -124,12 +128,81 @@ class Network:
         return self.w_out @ self.activation.phi(self.hidden_map(self.w_in @ x))
 
 
-def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=None) -> Network:
+def _hidden(spec: NetSpec, seed: int, k: int, dtype: torch.dtype) -> torch.Tensor:
+    """``W_k`` before pruning: Gaussian (iid or correlated, plus the paper's eta term) or scaled Haar."""
+    n, g = spec.width, generator(seed, _STREAM_HIDDEN, k)
+    if spec.init == "orthogonal":
+        return haar_orthogonal(n, n, generator=g, dtype=dtype).mul_(spec.gain)
+    z = torch.randn(n, n, generator=g, dtype=dtype)
+    if spec.correlation != "none":
+        shared = torch.randn(n, generator=generator(seed, _STREAM_SHARED, k), dtype=dtype)
+        z = structured_normal(z, spec.correlation, spec.rho, shared)
+    if spec.eta > 0:
+        z = z + spec.eta * torch.randn((), generator=generator(seed, _STREAM_ETA, k), dtype=dtype)
+    return z.mul_(math.sqrt(spec.sigma2 / n))
+
+
+def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
+    if data is not None:
+        x, y = data
+        return x.to(dtype), y.long()
+    g = generator(seed, _STREAM_SNIP)
+    x = torch.randn(SNIP_BATCH, spec.input_dim, generator=g, dtype=dtype)
+    x = x * (math.sqrt(spec.input_dim) / torch.linalg.vector_norm(x, dim=1, keepdim=True))
+    return x, torch.randint(spec.out_dim, (SNIP_BATCH,), generator=g)
+
+
+def _prune(spec: NetSpec, seed: int, weights, w_in, w_out, act, data):
+    """Masks and scaling of the hidden matrices (paper Section 4); returns the pruned, scaled matrices."""
+    n, L = spec.width, len(weights)
+    density = 1.0 - spec.sparsity
+    keep = spec.keep if spec.keep is not None else max(1, round(density * n * n))
+    if spec.prune == "random":
+        gens = [generator(seed, _STREAM_MASK, k) for k in range(1, L + 1)]
+        masks = random_masks([(n, n)] * L, density, gens)
+    elif spec.prune == "magnitude-threshold":
+        masks = [w.abs() > spec.threshold for w in weights]
+    else:
+        scores = (
+            [w.abs() for w in weights]
+            if spec.prune == "magnitude"
+            else snip_scores(weights, w_in, w_out, act.phi, *_snip_batch(spec, seed, weights[0].dtype, data))
+        )
+        masks = top_masks(scores, keep * L if spec.prune_scope == "global" else [keep] * L, spec.prune_scope)
+    for k, m in enumerate(masks, 1):
+        if not bool(m.any()):
+            raise ValueError(
+                f"pruning keeps no weight of hidden matrix {k} (prune={spec.prune}); lower the "
+                "threshold or the sparsity"
+            )
+    pruned, _ = apply_scaling(
+        weights,
+        masks,
+        spec.scaling,
+        method=spec.prune,
+        n=n,
+        sigma2=spec.sigma2,
+        sparsity=spec.sparsity,
+        threshold=spec.threshold,
+        keep=spec.keep,
+    )
+    return pruned
+
+
+def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=None, *, data=None) -> Network:
     """Draw a network from ``spec`` with integer ``seed >= 0``; same spec and seed give identical tensors.
 
-    Hidden matrices: Gaussian ``W_ij ~ N(0, sigma2/n)`` or ``sqrt(sigma2) * Haar orthogonal``; ``W_in ~
-    N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)`` (DESIGN.md section 1). Weights are drawn on the CPU in ``dtype``
-    and moved to ``device``.
+    Hidden matrices: Gaussian ``W_ij ~ N(0, sigma2/n)`` (optionally correlated: ``eta``, ``correlation``) or
+    ``sqrt(sigma2) * Haar orthogonal``, then pruned and scaled per ``spec.prune`` / ``spec.scaling``
+    (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
+    (DESIGN.md section 1). Weights are drawn on the CPU in ``dtype`` and moved to ``device``.
+
+    Pruning draws come from their own streams, so a pruned network and its unpruned parent share ``W`` exactly
+    (and unscaled vs scaled random pruning differ by exactly ``(1-s)^{-1/2}`` per layer).
+
+    Args:
+        data: ``(x, y)`` batch for ``prune='snip'`` (``x``: ``batch x in_dim``, ``y``: labels); default: a fixed
+            synthetic batch of 64 normalised Gaussian inputs with random labels (seeded from ``seed``).
     """
     if not isinstance(spec, NetSpec):
         raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
@@ -137,14 +210,11 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     n, d = spec.width, spec.input_dim
-    weights = []
-    for k in range(1, spec.depth + 1):
-        g = generator(seed, _STREAM_HIDDEN, k)
-        if spec.init == "orthogonal":
-            w = haar_orthogonal(n, n, generator=g, dtype=dtype).mul_(spec.gain)
-        else:
-            w = _gaussian(n, n, spec.sigma2, generator=g, dtype=dtype)
-        weights.append(w.to(device))
-    w_in = _gaussian(n, d, spec.sigma2, generator=generator(seed, _STREAM_IN), dtype=dtype).to(device)
-    w_out = _gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, _STREAM_OUT), dtype=dtype).to(device)
-    return Network(spec, seed, weights, w_in, w_out, get_activation(spec.activation, spec.slope))
+    weights = [_hidden(spec, seed, k, dtype) for k in range(1, spec.depth + 1)]
+    w_in = _gaussian(n, d, spec.sigma2, generator=generator(seed, _STREAM_IN), dtype=dtype)
+    w_out = _gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, _STREAM_OUT), dtype=dtype)
+    act = get_activation(spec.activation, spec.slope)
+    if spec.prune != "none":
+        weights = _prune(spec, seed, weights, w_in, w_out, act, data)
+    mv = lambda t: t.to(device)  # noqa: E731
+    return Network(spec, seed, [mv(w) for w in weights], mv(w_in), mv(w_out), act)

@@ -17,9 +17,17 @@ from typing import Any, Literal, get_args
 
 Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs"]
 Init = Literal["gaussian", "orthogonal"]
+Prune = Literal["none", "random", "magnitude", "magnitude-threshold", "snip"]
+Scaling = Literal["none", "random", "paper-magnitude", "exact", "empirical"]
+Scope = Literal["layer", "global"]
+Correlation = Literal["none", "row", "col", "ar1"]
 
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 INITS: tuple[str, ...] = get_args(Init)
+PRUNES: tuple[str, ...] = get_args(Prune)
+SCALINGS: tuple[str, ...] = get_args(Scaling)
+SCOPES: tuple[str, ...] = get_args(Scope)
+CORRELATIONS: tuple[str, ...] = get_args(Correlation)
 
 
 def closest(name: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -72,6 +80,22 @@ class NetSpec:
         in_dim: input dimension ``d``; ``None`` means ``width``.
         out_dim: output dimension ``o`` (default 10, a classifier head).
         slope: negative slope of ``leaky_relu`` in ``[0, 1]`` (ignored by other activations; default 0.01).
+        prune: pruning at initialisation of the hidden matrices (paper Section 4): ``none``, ``random``
+            (Bernoulli(1-s) mask, Theorem 4.1), ``magnitude`` (top ``(1-s) n^2`` or top ``keep`` entries by
+            ``|w|``, Theorem 4.3), ``magnitude-threshold`` (``|w| > threshold``, Theorem 4.2), ``snip``
+            (top ``|w dL/dw|`` on a batch).
+        sparsity: ``s`` in ``[0, 1)``, the fraction of weights removed (not with ``magnitude-threshold``).
+        threshold: ``t > 0`` for ``magnitude-threshold`` (in weight units; weights are ``N(0, sigma2/n)``).
+        keep: ``r``, the number of entries kept per matrix by ``magnitude`` (instead of ``sparsity``).
+        prune_scope: ``layer`` (rank within each matrix) or ``global`` (over all hidden matrices).
+        scaling: factor for kept weights: ``none``, ``random`` (``(1-s)^{-1/2}``), ``paper-magnitude``
+            (Theorems 4.2/4.3 as printed), ``exact`` (condition (ii) of Theorem 3.1 for the law), ``empirical``
+            (per-row energy of the realised weights). See :mod:`jacstab.theory.scaling`.
+        eta: the paper's correlated model (Section 5): ``W = W_ind + eta w`` with one ``w ~ N(0, sigma2/n)``
+            per layer; ``corr = eta^2/(1+eta^2)``. ``eta >= 0``.
+        correlation: structured Gaussian correlation ``none``, ``row``, ``col`` or ``ar1`` with parameter ``rho``
+            in ``[0, 1)`` (see :mod:`jacstab.correlation`); Gaussian init only.
+        rho: the target correlation of ``correlation``.
 
     Invalid values raise ``ValueError`` naming the field, the value and the allowed range.
     """
@@ -84,6 +108,15 @@ class NetSpec:
     in_dim: int | None = None
     out_dim: int = 10
     slope: float = 0.01
+    prune: Prune = "none"
+    sparsity: float = 0.0
+    threshold: float | None = None
+    keep: int | None = None
+    prune_scope: Scope = "layer"
+    scaling: Scaling = "none"
+    eta: float = 0.0
+    correlation: Correlation = "none"
+    rho: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("width", self.width, 1)
@@ -95,6 +128,47 @@ class NetSpec:
             check_int("in_dim", self.in_dim, 1)
         check_int("out_dim", self.out_dim, 1)
         check_real("slope", self.slope, 0.0, 1.0)
+        self._check_pruning()
+        check_real("eta", self.eta, 0.0, 1e3)
+        check_choice("correlation", self.correlation, CORRELATIONS)
+        check_real("rho", self.rho, 0.0, 0.999999)
+        if (self.correlation != "none" or self.eta > 0) and self.init != "gaussian":
+            raise ValueError(f"correlated weights (eta, correlation) need init='gaussian', got init={self.init!r}")
+        if self.correlation == "none" and self.rho != 0.0:
+            raise ValueError(f"rho={self.rho} needs a correlation kind (row, col or ar1)")
+
+    def _check_pruning(self) -> None:
+        check_choice("prune", self.prune, PRUNES)
+        check_choice("scaling", self.scaling, SCALINGS)
+        check_choice("prune_scope", self.prune_scope, SCOPES)
+        check_real("sparsity", self.sparsity, 0.0, 1.0)
+        if self.sparsity >= 1.0:
+            raise ValueError(f"sparsity must be in [0, 1) (1 removes every weight), got {self.sparsity!r}")
+        if self.prune == "none":
+            if self.sparsity or self.threshold is not None or self.keep is not None or self.scaling != "none":
+                raise ValueError("sparsity, threshold, keep and scaling need a pruning method (prune=...)")
+            return
+        if self.prune == "magnitude-threshold":
+            if self.threshold is None:
+                raise ValueError("prune='magnitude-threshold' needs threshold > 0")
+            check_real("threshold", self.threshold, 0.0, 1e6, open_low=True)
+            if self.sparsity or self.keep is not None:
+                raise ValueError("magnitude-threshold takes threshold only (its sparsity follows from it)")
+        elif self.threshold is not None:
+            raise ValueError(f"threshold applies to prune='magnitude-threshold' only, not {self.prune!r}")
+        if self.keep is not None:
+            if self.prune != "magnitude":
+                raise ValueError("keep (top-r entries) applies to prune='magnitude' only")
+            check_int("keep", self.keep, 1, self.width * self.width)
+            if self.sparsity:
+                raise ValueError("give either sparsity or keep, not both")
+        if self.scaling == "paper-magnitude" and not self.prune.startswith("magnitude"):
+            raise ValueError(f"scaling='paper-magnitude' applies to magnitude pruning, not prune={self.prune!r}")
+        if self.scaling in ("exact", "paper-magnitude") and (self.prune == "snip" or self.init != "gaussian"):
+            raise ValueError(
+                f"scaling={self.scaling!r} needs a known weight law (gaussian init, random or "
+                "magnitude pruning); use scaling='empirical'"
+            )
 
     @property
     def input_dim(self) -> int:
@@ -110,8 +184,10 @@ class NetSpec:
         """Plain dict of the fields, ``in_dim`` resolved so equal laws give equal dicts."""
         d = dataclasses.asdict(self)
         d["in_dim"] = self.input_dim
-        d["sigma2"] = float(self.sigma2)
-        d["slope"] = float(self.slope)
+        for key in ("sigma2", "slope", "sparsity", "eta", "rho"):
+            d[key] = float(d[key])
+        if d["threshold"] is not None:
+            d["threshold"] = float(d["threshold"])
         return d
 
     @classmethod
