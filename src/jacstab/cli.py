@@ -19,7 +19,7 @@ from jacstab.engine import depth_curve, lyapunov_exponents, singular_values
 from jacstab.engine.api import METHODS
 from jacstab.ensembles import sample
 from jacstab.output import RowWriter
-from jacstab.specs import ACTIVATIONS, INITS, NetSpec
+from jacstab.specs import ACTIVATIONS, INITS, PRUNES, SCALINGS, NetSpec
 
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", getattr(click.exceptions, "NoArgsIsHelp", None))
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -40,6 +40,17 @@ def _net_options(f: Callable) -> Callable:
         ),
         click.option("--init", default="gaussian", show_default=True, help=f"One of {', '.join(INITS)}."),
         click.option("--in-dim", type=int, default=None, help="Input dimension d (default: width)."),
+        click.option("--prune", default="none", show_default=True, help=f"Pruning at init: {', '.join(PRUNES)}."),
+        click.option("--sparsity", type=float, default=0.0, show_default=True, help="Fraction s of weights removed."),
+        click.option("--threshold", type=float, default=None, help="|w| threshold for magnitude-threshold."),
+        click.option("--keep", type=int, default=None, help="Top-r entries kept per matrix (magnitude)."),
+        click.option("--prune-scope", default="layer", show_default=True, help="layer or global ranking."),
+        click.option(
+            "--scaling", default="none", show_default=True, help=f"Kept-weight scaling: {', '.join(SCALINGS)}."
+        ),
+        click.option("--eta", type=float, default=0.0, show_default=True, help="Paper's correlation W_ind + eta w."),
+        click.option("--correlation", default="none", show_default=True, help="none, row, col or ar1 (with --rho)."),
+        click.option("--rho", type=float, default=0.0, show_default=True, help="Target correlation of --correlation."),
         click.option("--seeds", type=int, default=1, show_default=True, help="Number of seeds K."),
         click.option("--seed0", type=int, default=0, show_default=True, help="First seed; seeds are S0..S0+K-1."),
         click.option("--dtype", type=click.Choice(list(DTYPES)), default="float64", show_default=True),
@@ -63,16 +74,28 @@ def _net_options(f: Callable) -> Callable:
     return f
 
 
+SPEC_KEYS = (
+    "width",
+    "depth",
+    "activation",
+    "sigma2",
+    "init",
+    "in_dim",
+    "slope",
+    "prune",
+    "sparsity",
+    "threshold",
+    "keep",
+    "prune_scope",
+    "scaling",
+    "eta",
+    "correlation",
+    "rho",
+)
+
+
 def _spec(o: dict) -> NetSpec:
-    return NetSpec(
-        width=o["width"],
-        depth=o["depth"],
-        activation=o["activation"],
-        sigma2=o["sigma2"],
-        init=o["init"],
-        in_dim=o["in_dim"],
-        slope=o["slope"],
-    )
+    return NetSpec(**{k: o[k] for k in SPEC_KEYS})
 
 
 def _device(name: str) -> torch.device:
@@ -215,6 +238,151 @@ def lyapunov(**o) -> None:
         return ({"index": i, "exponent": v} for i, v in enumerate(lam.tolist(), 1))
 
     _run(o, ["seed", "index", "exponent"], rows, 1, "lyapunov")
+
+
+@cli.command()
+@_net_options
+@click.option("--sampled", is_flag=True, help="Certify each seed's realised network instead of the law.")
+def certify(sampled: bool, **o) -> None:
+    """Theorem 3.1's conditions (i)-(iii), the sparsity edge and the correlation scale, with verdicts.
+
+    Rows {seed, name, formula, value, must_tend_to, verdict}; seed is "law" for the law-level certificate.
+    The summary (which scaling rule best satisfies condition (ii)) goes to stderr. Asymptotic: it explains,
+    it does not promise.
+    """
+    from jacstab.certify import certify as _certify
+
+    spec = _spec(o)
+    seeds = _seeds(o) if sampled else ["law"]
+    cols = ["seed", "name", "formula", "value", "must_tend_to", "verdict"]
+    with RowWriter(sys.stdout, cols, o["fmt"]) as out:
+        for seed in seeds:
+            cert = _certify(sample(spec, seed, dtype=DTYPES[o["dtype"]]) if sampled else spec)
+            for row in cert.rows():
+                out.write({"seed": seed, **row})
+    click.echo(f"summary: {cert.summary}", err=True)
+
+
+@cli.command()
+@_net_options
+@click.option("--every", type=int, default=1, show_default=True, help="Report every K-th depth (and the last).")
+def scalings(every: int, **o) -> None:
+    """Measured log ||J|| vs depth for every scaling rule that applies to --prune (mean and sd over seeds).
+
+    Rows {scaling, depth, log_norm_mean, log_norm_sd, seeds, condition_ii}: condition_ii is the law-level
+    |1/2 sum_k E|b w|^2 - 1| of Theorem 3.1 (0 = the row second moment of the unpruned law is restored).
+    """
+    from jacstab.certify import LAW_RULES, law_quantities
+
+    base = _spec(o)
+    if base.prune == "none":
+        raise ValueError("scalings compares scaling rules of a pruned network: give --prune and --sparsity")
+    if every < 1:
+        raise ValueError(f"--every must be >= 1, got {every}")
+    specs = []
+    for rule in LAW_RULES:
+        try:
+            specs.append((rule, base.replace(scaling=rule)))
+        except ValueError:
+            continue  # rule not applicable to this pruning method
+    dev, dtype, seeds = _device(o["device"]), DTYPES[o["dtype"]], _seeds(o)
+    depths = [d for d in range(1, base.depth + 1) if d % every == 0 or d == base.depth]
+    cols = ["scaling", "depth", "log_norm_mean", "log_norm_sd", "seeds", "condition_ii"]
+    with (
+        RowWriter(sys.stdout, cols, o["fmt"]) as out,
+        _progress(o["progress"], len(specs) * len(seeds), "scalings") as advance,
+    ):
+        for rule, spec in specs:
+            curves = []
+            for seed in seeds:
+                curves.append(depth_curve(sample(spec, seed, dtype=dtype, device=dev)))
+                advance(1)
+            c = torch.stack(curves)
+            ii = abs(law_quantities(spec)[1])
+            sd = c.std(0) if len(seeds) > 1 else torch.full((base.depth,), math.nan, dtype=torch.float64)
+            for d in depths:
+                out.write(
+                    {
+                        "scaling": rule,
+                        "depth": d,
+                        "log_norm_mean": c[:, d - 1].mean().item(),
+                        "log_norm_sd": sd[d - 1].item(),
+                        "seeds": len(seeds),
+                        "condition_ii": ii,
+                    }
+                )
+
+
+THEORY_KINDS = ("edge", "moments", "density", "lyapunov", "scaling", "lognormal")
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(THEORY_KINDS))
+@click.option("--width", "-n", type=int, default=256, show_default=True)
+@click.option("--depth", "-L", type=int, default=10, show_default=True)
+@click.option("--sigma2", type=float, default=2.0, show_default=True)
+@click.option("--init", default="gaussian", show_default=True, help="gaussian or orthogonal.")
+@click.option("--p", "p", type=float, default=0.5, show_default=True, help="Mask density (1/2 for ReLU, 1 linear).")
+@click.option("--k", "k", type=int, default=8, show_default=True, help="moments: how many.")
+@click.option("--points", type=int, default=50, show_default=True, help="density: grid size.")
+@click.option("--activation", default="relu", show_default=True, help="lognormal: relu or linear.")
+@click.option("--sparsities", default="0.1,0.5,0.8,0.9,0.95,0.99", show_default=True, help="scaling: list.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def theory(kind, width, depth, sigma2, init, p, k, points, activation, sparsities, fmt) -> None:
+    """Theory predictions (numpy/scipy; see jacstab.theory).
+
+    \b
+    edge:      predicted log||J^(d)|| (free probability, n -> inf) and the Theorem 2.2 slope, d = 1..L
+    moments:   m_k = lim (1/n) tr (J J^T)^k, k = 1..K (Lagrange inversion of the S-transform)
+    density:   limiting density of the eigenvalues of J J^T on (0, edge]
+    lyapunov:  Lyapunov exponents of products of Gaussian n x n matrices (Newman 1986)
+    scaling:   scaling factors for magnitude pruning vs sparsity (random, exact, paper)
+    lognormal: mean and variance of log ||J u||^2 at finite L/n (Hanin and Nica 2020)
+    """
+    from jacstab import theory as T
+
+    for name, v in (("--width", width), ("--depth", depth), ("--k", k), ("--points", points)):
+        if v < 1:
+            raise ValueError(f"{name} must be >= 1, got {v}")
+    if kind == "edge":
+        cols = ["depth", "predicted_log_norm", "theorem_2_2_log_norm"]
+        rows = [
+            {
+                "depth": d,
+                "predicted_log_norm": T.predicted_log_norm(d, p, sigma2, init),
+                "theorem_2_2_log_norm": d * T.growth_rate(sigma2, 2 * p),
+            }
+            for d in range(1, depth + 1)
+        ]
+    elif kind == "moments":
+        cols = ["k", "moment"]
+        rows = [{"k": i + 1, "moment": float(m)} for i, m in enumerate(T.moments(k, depth, p, sigma2, init))]
+    elif kind == "density":
+        import numpy as np
+
+        edge = math.exp(T.log_spectral_edge(depth, p, sigma2, init))
+        xs = np.linspace(edge / points, edge, points)
+        cols = ["x", "density"]
+        rows = [{"x": float(x), "density": float(v)} for x, v in zip(xs, T.density(xs, depth, p, sigma2, init))]
+    elif kind == "lyapunov":
+        cols = ["index", "exponent"]
+        rows = [{"index": i + 1, "exponent": float(v)} for i, v in enumerate(T.gaussian_lyapunov(width, sigma2))]
+    elif kind == "scaling":
+        try:
+            ss = [float(x) for x in sparsities.split(",")]
+        except ValueError as e:
+            raise ValueError(f"--sparsities must be comma-separated numbers, got {sparsities!r}") from e
+        if any(not 0 <= x < 1 for x in ss):
+            raise ValueError(f"--sparsities must lie in [0, 1), got {sparsities!r}")
+        cols = ["sparsity", "random", "exact", "paper", "paper_over_exact"]
+        rows = T.compare_magnitude_factors(width, ss, sigma2)
+    else:
+        mean, var = T.log_norm_sq_lognormal(width, depth, activation, sigma2)
+        cols = ["activation", "width", "depth", "mean", "variance"]
+        rows = [{"activation": activation, "width": width, "depth": depth, "mean": mean, "variance": var}]
+    with RowWriter(sys.stdout, cols, fmt) as out:
+        for row in rows:
+            out.write(row)
 
 
 def _exp(v: float) -> float:
