@@ -111,3 +111,76 @@ def test_console_script_runs_as_a_process():
         check=False,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_certify_scalings_theory_commands(capsys):
+    code, out, err = run(
+        capsys,
+        "certify",
+        "-n",
+        "256",
+        "-L",
+        "20",
+        "--prune",
+        "magnitude",
+        "--sparsity",
+        "0.9",
+        "--scaling",
+        "paper-magnitude",
+        "--format",
+        "json",
+    )
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and set(rows) >= {"(i)", "(ii)", "(iii)", "sparsity edge"}
+    assert rows["(ii)"]["value"] > 0.5 and "smallest: e" in err  # exact or empirical restore (ii)
+    code, out, _ = run(
+        capsys,
+        "scalings",
+        "-n",
+        "64",
+        "-L",
+        "6",
+        "--prune",
+        "random",
+        "--sparsity",
+        "0.5",
+        "--every",
+        "3",
+        "--format",
+        "json",
+    )
+    rows = json.loads(out)
+    by = {(r["scaling"], r["depth"]): r for r in rows}
+    assert code == 0 and {r["scaling"] for r in rows} == {"none", "random", "exact", "empirical"}
+    # exact identity: unscaled = scaled + (d/2) log(1 - s) on the same weights
+    assert math.isclose(
+        by[("none", 6)]["log_norm_mean"], by[("random", 6)]["log_norm_mean"] + 3 * math.log(0.5), abs_tol=1e-9
+    )
+    code, out, _ = run(
+        capsys, "theory", "moments", "--depth", "1", "--p", "1", "--sigma2", "1", "--k", "4", "--format", "json"
+    )
+    assert code == 0 and [r["moment"] for r in json.loads(out)] == pytest.approx([1, 2, 5, 14])
+    for kind in ("edge", "density", "lyapunov", "scaling", "lognormal"):
+        code, out, _ = run(capsys, "theory", kind, "--format", "csv")
+        assert code == 0 and len(out.splitlines()) >= 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["measure", "-n", "8", "-L", "2", "--prune", "random", "--sparsity", "1"], "sparsity must be in [0, 1)"),
+        (["measure", "-n", "8", "-L", "2", "--eta", "-1"], "eta must be"),
+        (["measure", "-n", "8", "-L", "2", "--prune", "magnitude-threshold", "--threshold", "40"], "keeps no weight"),
+        (["scalings", "-n", "8", "-L", "2"], "give --prune"),
+        (["theory", "scaling", "--sparsities", "0.5,1.2"], "--sparsities must lie"),
+        (["theory", "edge", "--depth", "0"], "--depth must be >= 1"),
+        (
+            ["certify", "-n", "8", "-L", "2", "--prune", "snip", "--sparsity", "0.5", "--scaling", "exact"],
+            "use scaling='empirical'",
+        ),
+    ],
+)
+def test_bad_pruning_input_on_the_cli(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    lines = [ln for ln in err.splitlines() if not ln.startswith("note:")]
+    assert code == 2 and out == "" and len(lines) == 1 and needle in lines[0]

@@ -34,8 +34,12 @@ def test_paper_factor_formula_and_its_asymptotic_ratio_to_exact():
 
 
 def test_catalan_and_fuss_catalan_moments():
-    torch.testing.assert_close(torch.tensor(T.moments(6, 1, 1.0, 1.0)), torch.tensor([1.0, 2, 5, 14, 42, 132], dtype=torch.float64),
-                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        torch.tensor(T.moments(6, 1, 1.0, 1.0)),
+        torch.tensor([1.0, 2, 5, 14, 42, 132], dtype=torch.float64),
+        rtol=1e-12,
+        atol=0,
+    )
     for L in (2, 3, 5):
         ours = T.moments(6, L, 1.0, 1.0)
         ref = [T.fuss_catalan_moment(L, k) for k in range(1, 7)]

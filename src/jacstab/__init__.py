@@ -5,6 +5,8 @@ Deep Neural Networks", measure ``||J||``, its singular values and Lyapunov expon
 with random-matrix theory.
 """
 
+from jacstab import theory
+from jacstab.certify import certify
 from jacstab.engine import depth_curve, log_norm, lyapunov_exponents, masks, singular_values
 from jacstab.ensembles import Network, default_input, sample
 from jacstab.specs import NetSpec
@@ -15,6 +17,7 @@ __all__ = [
     "NetSpec",
     "Network",
     "__version__",
+    "certify",
     "default_input",
     "depth_curve",
     "log_norm",
@@ -22,4 +25,5 @@ __all__ = [
     "masks",
     "sample",
     "singular_values",
+    "theory",
 ]

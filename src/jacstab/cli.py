@@ -163,12 +163,13 @@ def _run(o: dict, columns: list[str], rows_for_seed: Callable, work_per_seed: in
         "(no dataset given; DESIGN.md section 4)",
         err=True,
     )
+    first = sample(spec, seeds[0], dtype=dtype, device=dev)  # sampling errors surface before any output
     with (
         RowWriter(sys.stdout, columns, o["fmt"]) as out,
         _progress(o["progress"], len(seeds) * work_per_seed, what) as advance,
     ):
         for seed in seeds:
-            net = sample(spec, seed, dtype=dtype, device=dev)
+            net = first if seed == seeds[0] else sample(spec, seed, dtype=dtype, device=dev)
             for row in rows_for_seed(net, seed, advance):
                 out.write({"seed": seed, **row})
 

@@ -1,0 +1,81 @@
+"""Correlated weights (realised vs target correlation) and the Theorem 3.1 certificate."""
+
+import math
+
+import pytest
+import torch
+
+import jacstab
+from jacstab import NetSpec, sample
+from jacstab.certify import certify, law_quantities
+from jacstab.correlation import realised_correlation
+from jacstab.theory.certificate import eta_bound
+
+
+@pytest.mark.parametrize("kind", ["row", "col", "ar1"])
+@pytest.mark.parametrize("rho", [0.0, 0.2, 0.6])
+def test_structured_correlation_is_realised(kind, rho):
+    n, L = 64, 20
+    net = sample(NetSpec(n, L, correlation=kind, rho=rho) if rho else NetSpec(n, L), 0)
+    est = realised_correlation(net.weights, kind)
+    # row/col: the shared component of each of the L*n groups is one draw, so the estimate's SE is about
+    # sqrt(2/(L n)) * rho + 1/n; ar1: SE ~ 1/sqrt(L n^2). 5 SE.
+    se = math.sqrt(2.0 / (L * n)) * rho + 1.0 / n if kind != "ar1" else 1.0 / math.sqrt(L * n * n)
+    assert abs(est - rho) < 5 * se
+    w = torch.stack(net.weights)
+    # the marginal variance is kept at sigma2/n = 2/64 (relative SE sqrt(2/(L n^2)) / sqrt(1 - rho) ~ 0.1)
+    assert abs(w.var().item() / (2.0 / n) - 1) < 0.15
+
+
+def test_eta_model_correlation_and_variance():
+    n, L, eta = 32, 400, 0.5
+    net = sample(NetSpec(n, L, eta=eta), 0)
+    est = realised_correlation(net.weights, "none")
+    target = eta**2 / (1 + eta**2)  # = 0.2
+    # one shared scalar per layer: the estimate averages L = 400 chi^2_1 draws, SE ~ target * sqrt(2/L) = 0.014
+    assert abs(est - target) < 5 * target * math.sqrt(2 / L)
+
+
+def test_eta_zero_is_the_iid_network():
+    a, b = sample(NetSpec(16, 3), 5), sample(NetSpec(16, 3, eta=0.0), 5)
+    assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights))
+
+
+def test_law_certificate_values_are_the_closed_forms():
+    # random pruning, no scaling: (ii) = 1/2 * sigma2 * (1 - s) - 1 = -0.5; with random scaling: 0
+    assert law_quantities(NetSpec(100, 5, prune="random", sparsity=0.5))[1] == pytest.approx(-0.5)
+    assert law_quantities(NetSpec(100, 5, prune="random", sparsity=0.5, scaling="random"))[1] == pytest.approx(0)
+    assert law_quantities(NetSpec(100, 5, prune="magnitude", sparsity=0.9, scaling="exact"))[1] == pytest.approx(0)
+    cert = certify(NetSpec(256, 20, prune="random", sparsity=0.9, scaling="random"))
+    items = {i.name: i for i in cert.items}
+    # (i) with beta = (1-s)^(-1/2): beta^2 log^4 n / n = 10 * log(256)^4 / 256
+    assert items["(i)"].value == pytest.approx(10 * math.log(256) ** 4 / 256)
+    assert items["sparsity edge"].value == pytest.approx(math.log(256) ** 4 / 256 / 0.1)
+    assert "smallest" in cert.summary and items["(ii)"].value < 1e-12
+
+
+def test_realised_certificate_approaches_the_law_at_large_width():
+    spec = NetSpec(512, 3, prune="random", sparsity=0.5, scaling="random")
+    cert = {i.name: i for i in certify(sample(spec, 0)).items}
+    assert cert["(i)"].value == pytest.approx(2 * math.log(512) ** 4 / 512)  # beta = sqrt(2) exactly
+    # (ii) realised: max over 1536 rows of |1/2 sum_k (bw)^2 - 1|, each with sd ~ sqrt(2 * 2/n) ~ 0.09; the max
+    # of ~1500 such deviations is ~ 3.5 sd ~ 0.3 (and it tends to 0 like sqrt(log n / n)).
+    assert cert["(ii)"].value < 0.45
+    assert cert["(iii)"].value < 0.5  # n |mean of W| ~ n * sqrt(2/n)/n = O(1/sqrt(n)) * sqrt(2)
+
+
+def test_eta_bound_and_correlation_item():
+    n = 256
+    eta = eta_bound(n)
+    assert eta**2 / (1 + eta**2) == pytest.approx(n**-1.5 / math.log(n))
+    item = {i.name: i for i in certify(NetSpec(n, 5, eta=eta)).items}["correlation (A'1)"]
+    assert item.value == pytest.approx(1.0)
+
+
+def test_certify_rejects_other_objects():
+    with pytest.raises(TypeError, match="NetSpec or a Network"):
+        certify(3)
+
+
+def test_jacstab_exports_certify():
+    assert jacstab.certify is certify
