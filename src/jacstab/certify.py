@@ -7,6 +7,7 @@ import math
 
 import torch
 
+from jacstab.correlation import realised_correlation
 from jacstab.ensembles import Network, sample
 from jacstab.specs import NetSpec
 from jacstab.theory import certificate as C
@@ -103,8 +104,48 @@ def certify(obj: NetSpec | Network) -> C.Certificate:
         items.append(C.sparsity_edge(_density(spec), n))
     corr = spec.eta**2 / (1 + spec.eta**2) if spec.eta > 0 else spec.rho
     if corr > 0:
-        items.append(C.correlation_item(corr, n))
+        # (A'1): Gaussian correlated weights with deterministic B; (i') and (ii') have the same formulas here
+        items += [
+            dataclasses.replace(items[0], name="(i')"),
+            dataclasses.replace(
+                items[1],
+                name="(ii')",
+                formula="max_i |(2/n) sum_k b_ik^2 - 1| (with the realised variance sigma2 (1 + eta^2) / n)",
+            ),
+            C.correlation_item(corr, n),
+        ]
+    if isinstance(obj, Network):
+        items += _realised_structure(obj, corr)
     return C.Certificate(items, _summary(spec, ii))
+
+
+def _realised_structure(net: Network, corr: float) -> list[C.Item]:
+    """Realised sparsity and correlation of a sampled network, against their targets."""
+    spec, out = net.spec, []
+    if spec.prune != "none":
+        kept = sum(int((w != 0).sum()) for w in net.weights) / (net.depth * spec.width**2)
+        out.append(
+            C.Item(
+                "realised sparsity",
+                "fraction of hidden weights equal to 0",
+                1 - kept,
+                f"target {1 - _density(spec):.4g}",
+                "measured on the sampled network",
+            )
+        )
+    if corr > 0:
+        kind = spec.correlation if spec.correlation != "none" else "none"
+        est = realised_correlation(net.weights, kind, spec.eta)
+        out.append(
+            C.Item(
+                "realised correlation",
+                f"{kind if kind != 'none' else 'all-pairs (eta)'} correlation pooled over layers",
+                est,
+                f"target {corr:.4g}",
+                "measured on the sampled network",
+            )
+        )
+    return out
 
 
 def _summary(spec: NetSpec, ii: float) -> str:
