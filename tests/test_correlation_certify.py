@@ -79,3 +79,13 @@ def test_certify_rejects_other_objects():
 
 def test_jacstab_exports_certify():
     assert jacstab.certify is certify
+
+
+def test_sampled_certificate_reports_realised_structure():
+    net = sample(NetSpec(128, 10, correlation="ar1", rho=0.4), 0)
+    items = {i.name: i for i in certify(net).items}
+    # lag-1 estimate over L n (n-1) pairs: SE ~ 1/sqrt(L n^2) ~ 0.0025; 5 SE
+    assert abs(items["realised correlation"].value - 0.4) < 0.0125
+    pruned = {i.name: i for i in certify(sample(NetSpec(128, 10, prune="random", sparsity=0.8), 0)).items}
+    # Binomial over L n^2 = 163,840 weights: SE sqrt(0.16/163840) ~ 0.001; 5 SE
+    assert abs(pruned["realised sparsity"].value - 0.8) < 0.005
