@@ -11,18 +11,15 @@ from jacstab.correlation import realised_correlation
 from jacstab.ensembles import Network, sample
 from jacstab.specs import NetSpec
 from jacstab.theory import certificate as C
-from jacstab.theory.scaling import scaling_factor, tau_for_density, truncated_second_moment
+from jacstab.theory.scaling import kept_density, scaling_factor, tau_for_density, truncated_second_moment
 
 LAW_RULES = ("none", "random", "paper-magnitude", "exact", "empirical")
 
 
 def _density(spec: NetSpec) -> float:
-    n = spec.width
-    if spec.prune == "magnitude-threshold":
-        return math.erfc(spec.threshold * math.sqrt(n / (2.0 * spec.sigma2)))
-    if spec.keep is not None:
-        return spec.keep / float(n * n)
-    return 1.0 - spec.sparsity
+    return kept_density(
+        spec.prune, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
+    )
 
 
 def law_quantities(spec: NetSpec, rule: str | None = None) -> tuple[float, float]:

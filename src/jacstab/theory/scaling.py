@@ -85,7 +85,7 @@ def scaling_factor(
 
     ``empirical`` (per-row, realised weights) is not a law-level factor: see ``jacstab.pruning``.
     """
-    density = _density(method, n=n, sigma2=sigma2, sparsity=sparsity, threshold=threshold, keep=keep)
+    density = kept_density(method, n=n, sigma2=sigma2, sparsity=sparsity, threshold=threshold, keep=keep)
     if rule == "none":
         return 1.0
     if rule == "random":
@@ -106,7 +106,7 @@ def scaling_factor(
     raise ValueError(f"scaling rule must be one of {', '.join(RULES)} or empirical, got {rule!r}")
 
 
-def _density(
+def kept_density(
     method: str, *, n: int, sigma2: float, sparsity: float, threshold: float | None, keep: int | None
 ) -> float:
     if method == "magnitude-threshold":
