@@ -44,6 +44,9 @@ def test_global_magnitude_and_snip_keep_the_total():
     total = L * round((1 - s) * n * n)
     g = sample(NetSpec(n, L, prune="magnitude", sparsity=s, prune_scope="global"), 1)
     assert sum(int(m.sum()) for m in _kept(g)) == total
+    sg = sample(NetSpec(n, L, prune="snip", sparsity=0.95, scaling="empirical", prune_scope="global"), 1)
+    # exactly the requested total even though dead units give many tied (zero) SNIP scores
+    assert sum(int((w != 0).sum()) for w in sg.weights) == L * round(0.05 * n * n)
     sn = sample(NetSpec(n, L, prune="snip", sparsity=s, scaling="empirical"), 1)
     assert all(int(m.sum()) == round((1 - s) * n * n) for m in _kept(sn))
     # SNIP ranks by |w dL/dw|, not |w|: the masks differ from magnitude pruning

@@ -27,11 +27,10 @@ def top_masks(scores: Sequence[torch.Tensor], keep: Sequence[int] | int, scope: 
     """Keep the largest scores: ``keep[k]`` per matrix (``scope='layer'``) or ``keep`` over all (``'global'``)."""
     if scope == "global":
         flat = torch.cat([s.flatten() for s in scores])
-        total = int(keep if isinstance(keep, int) else sum(keep))
-        if total >= flat.numel():
-            return [torch.ones_like(s, dtype=torch.bool) for s in scores]
-        cut = torch.topk(flat, total, sorted=False).values.min()
-        return [s >= cut for s in scores]
+        total = min(int(keep if isinstance(keep, int) else sum(keep)), flat.numel())
+        keep_flat = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+        keep_flat[torch.topk(flat, total, sorted=False).indices] = True  # exactly `total`, even with ties
+        return [m.view_as(s) for m, s in zip(keep_flat.split([s.numel() for s in scores]), scores)]
     out = []
     for s, r in zip(scores, keep if not isinstance(keep, int) else [keep] * len(scores)):
         m = torch.zeros(s.numel(), dtype=torch.bool, device=s.device)
