@@ -60,6 +60,10 @@ def test_snip_with_user_batch():
     y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
     a, b = sample(spec, 0, data=(x, y)), sample(spec, 0)
     assert not all(torch.equal(u != 0, v != 0) for u, v in zip(a.weights, b.weights))
+    with pytest.raises(ValueError, match="data must be"):
+        sample(spec, 0, data=(x[:, :4], y))
+    with pytest.raises(ValueError, match="labels y must be"):
+        sample(spec, 0, data=(x, y + 5))
 
 
 def test_threshold_pruning_density_and_factors():

@@ -145,6 +145,13 @@ def _hidden(spec: NetSpec, seed: int, k: int, dtype: torch.dtype) -> torch.Tenso
 def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
     if data is not None:
         x, y = data
+        if x.dim() != 2 or x.shape[1] != spec.input_dim or y.shape != (x.shape[0],) or x.shape[0] == 0:
+            raise ValueError(
+                f"data must be (x, y) with x of shape (batch, {spec.input_dim}) and y of shape "
+                f"(batch,), got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
+        if int(y.min()) < 0 or int(y.max()) >= spec.out_dim:
+            raise ValueError(f"labels y must be integers in [0, {spec.out_dim}) (out_dim)")
         return x.to(dtype), y.long()
     g = generator(seed, _STREAM_SNIP)
     x = torch.randn(SNIP_BATCH, spec.input_dim, generator=g, dtype=dtype)
