@@ -184,3 +184,22 @@ def test_bad_pruning_input_on_the_cli(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
     lines = [ln for ln in err.splitlines() if not ln.startswith("note:")]
     assert code == 2 and out == "" and len(lines) == 1 and needle in lines[0]
+
+
+def test_ctrl_c_keeps_finished_rows_and_valid_json():
+    import signal
+    import time
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "jacstab", "measure", "-n", "128", "-L", "50", "--seeds", "100000", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    first = p.stdout.read(1)  # "[": the rows are under way (unbuffered, so nothing is read ahead)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    rows, err = json.loads((first + out).decode()), err.decode()
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert 0 < len(rows) < 100000 * 50 and len(rows) % 50 == 0  # only whole seeds, each with all 50 depths
