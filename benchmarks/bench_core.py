@@ -102,6 +102,45 @@ def bench_topk(n: int, L: int, k: int, device, check: bool) -> dict:
     return row
 
 
+def bench_power(n: int, L: int, device) -> dict:
+    """Matrix-free Lanczos (what ``auto`` runs) vs plain power iteration on the same operator ``J^T J``,
+    both to the same relative accuracy 1e-10 of ``||J||^2``; counts operator applications."""
+    from jacstab.engine._chain import MatrixFreeJacobian
+    from jacstab.engine._krylov import top_eigs
+
+    net = jacstab.sample(jacstab.NetSpec(n, L), 0, device=device)
+    op = MatrixFreeJacobian(net, masks(net), L)
+    calls = [0]
+
+    def gram(v):
+        calls[0] += 1
+        return op.gram(v)
+
+    r, t_l = timed(lambda: top_eigs(gram, op.n_in, 1, dtype=net.dtype, device=device, block=1), 1, device)
+    lanczos_calls, target = calls[0], float(r.values[0])
+    calls[0] = 0
+
+    def power():
+        v = torch.randn(op.n_in, 1, generator=torch.Generator().manual_seed(0), dtype=net.dtype).to(device)
+        theta = 0.0
+        while abs(theta - target) > 1e-10 * target and calls[0] < 100_000:
+            w = gram(v / torch.linalg.vector_norm(v))
+            theta = float((v / torch.linalg.vector_norm(v)).T @ w)
+            v = w
+        return theta
+
+    _, t_p = timed(power, 1, device)
+    return {
+        "n": n,
+        "L": L,
+        "lanczos_s": t_l,
+        "lanczos_products": lanczos_calls,
+        "power_s": t_p,
+        "power_products": calls[0],
+        "power_over_lanczos": t_p / t_l,
+    }
+
+
 def fmt(v) -> str:
     if v is None:
         return "-"
@@ -121,6 +160,7 @@ def main() -> None:
     ap.add_argument("--jacrev-max-n", type=int, default=2048)
     ap.add_argument("--topk-width", type=int, default=4096, help="0 skips the top-k case")
     ap.add_argument("--topk-check", action="store_true", help="also compute a float64 dense reference (slow)")
+    ap.add_argument("--power", type=int, nargs="*", default=[1024], help="widths for Lanczos vs power iteration")
     ap.add_argument("--json", default=None, help="write all rows to this file")
     a = ap.parse_args()
     device = torch.device(a.device)
@@ -157,6 +197,15 @@ def main() -> None:
             f"top-10 singular values, n={r['n']}, L=100, float32: {r['topk_s']:.2f} s"
             + (f", max rel err vs float64 dense {r['max_rel_err']:.2e}" if "max_rel_err" in r else "")
         )
+    for n in a.power:
+        for L in (10, 100):
+            r = bench_power(n, L, device)
+            rows.append(r)
+            print(
+                f"||J||, n={n}, L={L}, float64: Lanczos {r['lanczos_s']:.3f} s ({r['lanczos_products']} products"
+                f" J^T J v), power iteration {r['power_s']:.3f} s ({r['power_products']}): "
+                f"{r['power_over_lanczos']:.1f}x"
+            )
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=1)
