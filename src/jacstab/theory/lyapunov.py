@@ -28,9 +28,12 @@ def log_norm_sq_lognormal(n: int, L: int, activation: str = "relu", sigma2: floa
 
     * ``linear``, ``N(0, sigma2/n)``: exact, ``||J u||^2 = prod_l sigma2 chi^2_n / n`` so
       mean ``= L (log(2 sigma2/n) + psi(n/2))``, variance ``= L psi'(n/2)``.
-    * ``relu`` at ``sigma2 = 2`` (Hanin and Nica 2020, Theorem 1, to leading order in ``1/n``): log-normal with
-      mean ``-5 beta / 2`` and variance ``5 beta`` (so ``E ||J u||^2 = 1``): per layer, ``chi^2_n/n`` contributes
-      variance ``2/n``, the fraction of ``u``'s energy on active units ``2/n`` and their number ``1/n``.
+    * ``relu`` at ``sigma2 = 2``: log-normal (Hanin and Nica 2020, arXiv:1812.05994, prove the Gaussian limit of
+      ``log ||J u||`` as ``n, L -> inf`` with ``beta = L/n`` fixed) with mean ``-5 beta / 2`` and variance
+      ``5 beta`` to leading order in ``1/n``. The constants are derived here, not copied: per layer ``chi^2_n/n``
+      contributes variance ``2/n``, the fraction of the vector's energy on active units (Beta(k/2, (n-k)/2))
+      ``2/n``, and the number ``k ~ Bin(n, 1/2)`` of active units ``1/n``; the mean is ``-variance/2`` because
+      ``E ||J u||^2 = 1`` at criticality. Checked against Monte Carlo in tests/test_theory.py.
     """
     if activation == "linear":
         return L * (math.log(2.0 * sigma2 / n) + float(special.digamma(n / 2.0))), L * float(
