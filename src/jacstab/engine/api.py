@@ -86,7 +86,7 @@ def log_norm(net: Network, x: torch.Tensor | None = None, depth: int | None = No
 
 def _finish(logs: torch.Tensor, total: int, k: int, log: bool) -> torch.Tensor:
     """Sort descending, pad with exact zeros (``-inf`` logs) up to ``total``, keep ``k``, exponentiate if asked."""
-    logs = torch.sort(logs.to(torch.float64).cpu(), descending=True).values
+    logs = torch.sort(logs.detach().to(torch.float64).cpu(), descending=True).values  # plain numbers out
     if logs.numel() < k:
         pad = torch.full((k - logs.numel(),), -math.inf, dtype=torch.float64)
         logs = torch.cat([logs, pad])
