@@ -36,6 +36,7 @@ def svals_jvp(f: Callable, x: torch.Tensor, k: int, *, block: int | None = None)
     """Top-``k`` singular values of ``df/dx`` matrix-free (block Lanczos on ``J^T J``, jvp + vjp)."""
     with warnings.catch_warnings():  # torch.fx const-folding noise inside linearize
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script used inside linearize
         _, jvp_fn = linearize(f, x)
     _, vjp_fn = vjp(f, x)
     fwd = vmap(jvp_fn, in_dims=1, out_dims=1)
@@ -43,7 +44,7 @@ def svals_jvp(f: Callable, x: torch.Tensor, k: int, *, block: int | None = None)
 
     def gram(v: torch.Tensor) -> torch.Tensor:
         out = fwd(v)
-        return bwd(out.reshape(-1, v.shape[1]).reshape(out.shape))
+        return bwd(out.reshape(-1, v.shape[1]).reshape(out.shape)).detach()
 
     r = top_eigs(gram, x.numel(), k, dtype=x.dtype, device=x.device, block=block)
     if not r.converged:
