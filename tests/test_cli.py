@@ -133,7 +133,7 @@ def test_certify_scalings_theory_commands(capsys):
     rows = {r["name"]: r for r in json.loads(out)}
     assert code == 0 and set(rows) >= {"(i)", "(ii)", "(iii)", "sparsity edge"}
     assert rows["(ii)"]["value"] > 0.5 and "smallest: e" in err  # exact or empirical restore (ii)
-    code, out, _ = run(
+    code, out, err = run(
         capsys,
         "scalings",
         "-n",
@@ -149,6 +149,7 @@ def test_certify_scalings_theory_commands(capsys):
         "--format",
         "json",
     )
+    assert "most stable: " in err and "most stable: none" not in err  # unscaled loses (1/2) log 2 per layer
     rows = json.loads(out)
     by = {(r["scaling"], r["depth"]): r for r in rows}
     assert code == 0 and {r["scaling"] for r in rows} == {"none", "random", "exact", "empirical"}
