@@ -393,6 +393,48 @@ def theory(kind, width, depth, sigma2, init, p, k, points, activation, sparsitie
             out.write(row)
 
 
+@cli.command()
+@click.argument("experiment_file", type=click.Path(dir_okay=False))
+@click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
+@click.option("--executor", type=click.Choice(["serial", "process"]), default="process", show_default=True)
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+def sweep(experiment_file, store_path, executor, workers, fmt, progress) -> None:
+    """Run a TOML experiment into the store; finished trials are skipped, so rerunning resumes.
+
+    Row {experiment, trials, skipped, done, errors}. See jacstab.lab.experiment for the file format.
+    """
+    from jacstab.lab import Store
+    from jacstab.lab.experiment import load_experiment
+    from jacstab.lab.runner import run_experiment
+
+    exp = load_experiment(experiment_file)
+    with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
+        summary = run_experiment(exp, store, executor=executor, workers=workers, progress=lambda d, t: advance(1))
+    with RowWriter(sys.stdout, ["experiment", "trials", "skipped", "done", "errors"], fmt) as out:
+        out.write(vars(summary))
+
+
+@cli.command()
+@click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def results(store_path, fmt) -> None:
+    """Export the store: one row per value {trial_id, seed, status, error, metric, idx, value, spec fields}."""
+    from pathlib import Path
+
+    from jacstab.lab import Store
+    from jacstab.specs import NetSpec
+
+    if not Path(store_path).is_file():
+        raise ValueError(f"no results store at {store_path!r} (run `jacstab sweep FILE --store PATH` first)")
+    spec_cols = [f for f in NetSpec.__dataclass_fields__]
+    cols = ["trial_id", "seed", "status", "error", "metric", "idx", "value", *spec_cols]
+    with Store(store_path) as store, RowWriter(sys.stdout, cols, fmt) as out:
+        for row in store.rows():
+            out.write({c: row.get(c) for c in cols})
+
+
 def _exp(v: float) -> float:
     return math.exp(v) if v < 709.0 else math.inf
 

@@ -13,6 +13,8 @@ from typing import IO, Any
 
 
 def _cell(v: Any) -> str:
+    if v is None:
+        return ""
     if isinstance(v, float):
         return f"{v:.10g}" if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
     return str(v)

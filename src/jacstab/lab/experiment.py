@@ -1,0 +1,116 @@
+"""Experiments as data: a TOML file declares fixed NetSpec fields, a grid, seeds and metrics.
+
+.. code-block:: toml
+
+    name = "fig1"
+    metrics = ["depth_curve"]      # depth_curve | spectrum | lyapunov | certificate
+    seeds = 3                      # seed indices seed0 .. seed0 + seeds - 1
+    seed0 = 0
+    k = 16                         # optional: top-k for spectrum / lyapunov (default: all)
+
+    [net]                          # fixed NetSpec fields
+    width = 256
+    depth = 100
+
+    [grid]                         # lists; the trials are their cartesian product x seeds
+    sigma2 = [0.5, 2.0, 4.0]
+
+Seeds: trial ``(spec, s)`` samples its network with seed ``s`` (a paired design: settings that differ only in,
+say, ``sigma2`` share their standard-normal draws, which removes sampling noise from comparisons). Results do not
+depend on execution order or executor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jacstab.specs import NetSpec, closest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+METRICS = ("depth_curve", "spectrum", "lyapunov", "certificate")
+TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "net", "grid")
+SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(NetSpec))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: its specs (grid points) x seeds x metrics."""
+
+    name: str
+    specs: tuple[NetSpec, ...]
+    seeds: tuple[int, ...]
+    metrics: tuple[str, ...]
+    k: int | None = None
+
+    def trials(self) -> list[tuple[NetSpec, int]]:
+        """Every (spec, seed) pair, in a fixed order."""
+        return [(spec, seed) for spec in self.specs for seed in self.seeds]
+
+
+def _fail(where: str, msg: str) -> None:
+    raise ValueError(f"{where}: {msg}")
+
+
+def _check_keys(where: str, table: dict, allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            _fail(where, f"unknown key {key!r}{closest(key, allowed)}; allowed: {', '.join(allowed)}")
+
+
+def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Experiment:
+    """Validate a parsed TOML document; every error names ``where``, the key and the allowed values."""
+    _check_keys(where, data, TOP_KEYS)
+    name = data.get("name", Path(where).stem)
+    metrics = data.get("metrics", ["depth_curve"])
+    if not isinstance(metrics, list) or not metrics:
+        _fail(where, f"key 'metrics' must be a non-empty list of {', '.join(METRICS)}")
+    for m in metrics:
+        if m not in METRICS:
+            _fail(
+                where, f"key 'metrics': unknown metric {m!r}{closest(str(m), METRICS)}; allowed: {', '.join(METRICS)}"
+            )
+    seeds, seed0, k = data.get("seeds", 1), data.get("seed0", 0), data.get("k")
+    for key, v, low in (("seeds", seeds, 1), ("seed0", seed0, 0)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            _fail(where, f"key {key!r} must be an integer >= {low}, got {v!r}")
+    if k is not None and (not isinstance(k, int) or k < 1):
+        _fail(where, f"key 'k' must be an integer >= 1, got {k!r}")
+    net, grid = data.get("net", {}), data.get("grid", {})
+    for key, table in (("net", net), ("grid", grid)):
+        if not isinstance(table, dict):
+            _fail(where, f"[{key}] must be a table of NetSpec fields")
+        _check_keys(f"{where} [{key}]", table, SPEC_FIELDS)
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            _fail(where, f"[grid] key {key!r} must be a non-empty list, got {values!r}")
+        if key in net:
+            _fail(where, f"key {key!r} is both in [net] and in [grid]")
+    specs = []
+    for point in itertools.product(*grid.values()):
+        fields = {**net, **dict(zip(grid, point))}
+        try:
+            specs.append(NetSpec(**fields))
+        except (TypeError, ValueError) as e:
+            _fail(where, f"grid point {dict(zip(grid, point))}: {e}")
+    return Experiment(str(name), tuple(specs), tuple(range(seed0, seed0 + seeds)), tuple(metrics), k)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate a TOML experiment file."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{p}: no such experiment file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{p}: not valid TOML ({e})") from None
+    return parse_experiment(data, str(p))

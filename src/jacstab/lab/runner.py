@@ -1,0 +1,111 @@
+"""Run an experiment into the store: skip finished trials, compute the rest, write each as it finishes.
+
+Workers compute (a process pool, or in-process for ``serial``); only the driver writes. A trial that raises is
+stored with status ``error`` and its message, and the sweep goes on. Ctrl-C cancels the pending trials; every
+finished one is already committed, and rerunning the same command finishes the rest with no duplicates.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from jacstab.lab.experiment import Experiment
+from jacstab.lab.store import Store, TrialResult, trial_id
+
+EXECUTORS = ("serial", "process")
+
+
+def _version() -> str:
+    from jacstab import __version__
+
+    return __version__
+
+
+def compute_trial(spec_json: str, seed: int, metrics: tuple[str, ...], k: int | None) -> TrialResult:
+    """Sample the trial's network and measure its metrics; errors become a stored ``error`` result."""
+    import json
+
+    from jacstab import certify, depth_curve, lyapunov_exponents, sample, singular_values
+    from jacstab.specs import NetSpec
+
+    tid = trial_id(spec_json, seed, metrics, _version())
+    t0 = time.perf_counter()
+    try:
+        net = sample(NetSpec.from_dict(json.loads(spec_json)), seed)
+        values: dict[str, list[float]] = {}
+        for m in metrics:
+            if m == "depth_curve":
+                values[m] = depth_curve(net).tolist()
+            elif m == "spectrum":
+                values[m] = singular_values(net, k=k, log=True).tolist()
+            elif m == "lyapunov":
+                values[m] = lyapunov_exponents(net, k=k).tolist()
+            else:
+                values[m] = [item.value for item in certify(net).items]
+        return TrialResult(tid, spec_json, seed, metrics, _version(), values, duration_s=time.perf_counter() - t0)
+    except Exception as e:  # recorded, the sweep goes on
+        return TrialResult(
+            tid, spec_json, seed, metrics, _version(), {}, "error", f"{type(e).__name__}: {e}", time.perf_counter() - t0
+        )
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    experiment: str
+    trials: int
+    skipped: int
+    done: int
+    errors: int
+
+
+def run_experiment(
+    exp: Experiment,
+    store: Store,
+    *,
+    executor: str = "process",
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepSummary:
+    """Compute every trial of ``exp`` not yet in ``store``; ``progress(done, total)`` after each trial."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    version = _version()
+    todo = []
+    for spec, seed in exp.trials():
+        sj = spec.canonical_json()
+        todo.append((trial_id(sj, seed, exp.metrics, version), sj, seed))
+    have = store.finished(t[0] for t in todo)
+    pending = [t for t in todo if t[0] not in have]
+    counts = {"done": 0, "error": 0}
+
+    def record(res: TrialResult) -> None:
+        store.write(res)
+        counts["done" if res.status == "done" else "error"] += 1
+        if progress is not None:
+            progress(counts["done"] + counts["error"], len(pending))
+
+    if executor == "serial" or len(pending) <= 1:
+        for _, sj, seed in pending:
+            record(compute_trial(sj, seed, exp.metrics, exp.k))
+    else:
+        n = workers or os.cpu_count() or 1
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded torch process
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        futures = {pool.submit(compute_trial, sj, seed, exp.metrics, exp.k) for _, sj, seed in pending}
+        try:
+            while futures:
+                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    record(f.result())
+        finally:  # Ctrl-C or an error: drop what has not started, keep what is committed
+            for f in futures:
+                f.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+    return SweepSummary(exp.name, len(todo), len(todo) - len(pending), counts["done"], counts["error"])

@@ -1,0 +1,105 @@
+"""Experiments as data, the sweep runner and its CLI."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jacstab import NetSpec
+from jacstab.cli import main
+from jacstab.lab import Store
+from jacstab.lab.experiment import load_experiment, parse_experiment
+from jacstab.lab.runner import run_experiment
+
+BASE = {"name": "t", "metrics": ["depth_curve"], "seeds": 2, "net": {"width": 16, "depth": 4}}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sig=st.lists(st.sampled_from([0.5, 1.0, 2.0, 4.0]), min_size=1, max_size=4, unique=True),
+    depths=st.lists(st.integers(1, 9), min_size=1, max_size=3, unique=True),
+    seeds=st.integers(1, 4),
+)
+def test_grid_expansion_is_the_cartesian_product(sig, depths, seeds):
+    exp = parse_experiment({"seeds": seeds, "net": {"width": 8}, "grid": {"sigma2": sig, "depth": depths}})
+    trials = exp.trials()
+    assert len(trials) == len(sig) * len(depths) * seeds
+    assert len({(s.hash(), seed) for s, seed in trials}) == len(trials)  # all distinct
+    assert {s.sigma2 for s, _ in trials} == set(sig) and {s.depth for s, _ in trials} == set(depths)
+
+
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        ('nmae = "x"', "unknown key 'nmae' (did you mean 'name'?)"),
+        ('metrics = ["depth_curv"]', "unknown metric 'depth_curv' (did you mean 'depth_curve'?)"),
+        ("metrics = []", "key 'metrics' must be a non-empty list"),
+        ("seeds = 0", "key 'seeds' must be an integer >= 1"),
+        ("seed0 = -1", "key 'seed0' must be an integer >= 0"),
+        ("k = 0", "key 'k' must be an integer >= 1"),
+        ("[net]\nwidht = 4", "[net]: unknown key 'widht' (did you mean 'width'?)"),
+        ("[net]\nwidth = 4\ndepth = 2\n[grid]\nsigma2 = []", "[grid] key 'sigma2' must be a non-empty list"),
+        ("[net]\nwidth = 4\ndepth = 2\n[grid]\nwidth = [4]", "key 'width' is both in [net] and in [grid]"),
+        ("[net]\nwidth = 4\ndepth = 2\n[grid]\nsigma2 = [-1.0]", "grid point {'sigma2': -1.0}: sigma2 must be"),
+        ("[net]\nwidth = 4\n", "grid point {}"),  # depth missing
+        ("metrics = [", "not valid TOML"),
+    ],
+)
+def test_malformed_experiment_files_each_give_their_own_error(tmp_path, doc, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(doc)
+    with pytest.raises(ValueError) as e:
+        load_experiment(path)
+    assert str(e.value).startswith(str(path)) and needle in str(e.value)
+
+
+def test_serial_and_process_executors_give_bit_identical_results(tmp_path):
+    exp = parse_experiment({**BASE, "metrics": ["depth_curve", "lyapunov"], "k": 3, "grid": {"sigma2": [1.0, 2.0]}})
+    with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
+        sa = run_experiment(exp, a, executor="serial")
+        sb = run_experiment(exp, b, executor="process", workers=2)
+        assert (sa.done, sb.done, sa.errors) == (4, 4, 0)
+        key = lambda r: (r["trial_id"], r["metric"], r["idx"])  # noqa: E731
+        ra, rb = sorted(a.rows(), key=key), sorted(b.rows(), key=key)
+        assert [(key(r), r["value"]) for r in ra] == [(key(r), r["value"]) for r in rb]
+
+
+def test_resume_skips_and_errors_are_recorded(tmp_path):
+    exp = parse_experiment({**BASE, "seeds": 3})
+    with Store(tmp_path / "s.sqlite") as st:
+        calls = []
+        first = run_experiment(exp, st, executor="serial", progress=lambda d, t: calls.append((d, t)))
+        again = run_experiment(exp, st, executor="serial")
+        assert (first.done, again.skipped, again.done) == (3, 3, 0) and calls[-1] == (3, 3)
+    # a trial that raises (threshold keeps no weight) is stored as an error and the sweep goes on
+    bad = parse_experiment(
+        {
+            "seeds": 2,
+            "net": {"width": 8, "depth": 2},
+            "grid": {"prune": ["magnitude-threshold"], "threshold": [0.1, 50.0]},
+        }
+    )
+    with Store(tmp_path / "e.sqlite") as st:
+        s = run_experiment(bad, st, executor="serial")
+        errs = [r for r in st.rows() if r["status"] == "error"]
+        assert (s.done, s.errors) == (2, 2) and "keeps no weight" in errs[0]["error"]
+
+
+def test_sweep_and_results_cli(tmp_path, capsys):
+    exp = tmp_path / "e.toml"
+    exp.write_text('name = "cli"\nseeds = 2\n[net]\nwidth = 8\ndepth = 3\n[grid]\nsigma2 = [1.0, 2.0]\n')
+    store = str(tmp_path / "r.sqlite")
+    for expected_done in (4, 0):
+        with pytest.raises(SystemExit) as e:
+            main(["sweep", str(exp), "--store", store, "--executor", "serial", "--format", "json"])
+        (row,) = json.loads(capsys.readouterr().out)
+        assert e.value.code == 0 and row["done"] == expected_done and row["trials"] == 4
+    with pytest.raises(SystemExit) as e:
+        main(["results", "--store", store, "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert e.value.code == 0 and len(rows) == 4 * 3 and {r["sigma2"] for r in rows} == {1.0, 2.0}
+    assert NetSpec(8, 3).width == rows[0]["width"]
+    with pytest.raises(SystemExit) as e:
+        main(["results", "--store", str(tmp_path / "none.sqlite")])
+    assert e.value.code == 2 and "no results store" in capsys.readouterr().err
