@@ -103,3 +103,35 @@ def test_sweep_and_results_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["results", "--store", str(tmp_path / "none.sqlite")])
     assert e.value.code == 2 and "no results store" in capsys.readouterr().err
+
+
+def test_killed_sweep_resumes_without_duplicates(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    exp = tmp_path / "k.toml"
+    exp.write_text("seeds = 40\nmetrics = ['depth_curve', 'lyapunov']\n[net]\nwidth = 96\ndepth = 60\n")
+    store = str(tmp_path / "k.sqlite")
+    cmd = [sys.executable, "-m", "jacstab", "sweep", str(exp), "--store", store, "--executor", "serial"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    n_before = 0
+    while time.time() < deadline and p.poll() is None:
+        if os.path.exists(store):
+            with Store(store) as st:
+                n_before = len(st.finished())
+            if n_before >= 3:
+                break
+        time.sleep(0.1)
+    os.kill(p.pid, signal.SIGKILL)  # really killed, mid-sweep
+    p.wait()
+    assert 3 <= n_before < 40
+    r = subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, check=True)
+    (row,) = json.loads(r.stdout)
+    assert row["trials"] == 40 and row["skipped"] + row["done"] == 40 and row["skipped"] >= n_before
+    with Store(store) as st:
+        per = st.conn.execute("SELECT metric, COUNT(*) FROM trial_values GROUP BY trial_id, metric").fetchall()
+        assert len(st.finished()) == 40 and sorted({c for _, c in per}) == [60, 96]  # complete trials only
