@@ -135,3 +135,21 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path):
     with Store(store) as st:
         per = st.conn.execute("SELECT metric, COUNT(*) FROM trial_values GROUP BY trial_id, metric").fetchall()
         assert len(st.finished()) == 40 and sorted({c for _, c in per}) == [60, 96]  # complete trials only
+
+
+def test_builtin_experiments(tmp_path, capsys):
+    from jacstab.lab.builtin import BUILTIN, builtin_experiment
+
+    for name in BUILTIN:
+        full, quick = builtin_experiment(name), builtin_experiment(name, quick=True)
+        assert full.specs[0].width == 256 and full.specs[0].depth == 100 and len(full.seeds) == 3
+        assert len(quick.trials()) < len(full.trials())
+    assert {s.scaling for s in builtin_experiment("fig3").specs} >= {"none", "random", "paper-magnitude"}
+    assert min(s.eta for s in builtin_experiment("fig4").specs if s.eta > 0) == 2.0**-8
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "fig5", "--store", str(tmp_path / "x.sqlite")])
+    assert e.value.code == 2 and "did you mean 'fig" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["experiments", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["fig1", "fig2", "fig3", "fig4"] and rows[0]["trials_full"] == 9

@@ -19,7 +19,7 @@ from jacstab.engine import depth_curve, lyapunov_exponents, singular_values
 from jacstab.engine.api import METHODS
 from jacstab.ensembles import sample
 from jacstab.output import RowWriter
-from jacstab.specs import ACTIVATIONS, INITS, PRUNES, SCALINGS, NetSpec
+from jacstab.specs import ACTIVATIONS, INITS, PRUNES, SCALINGS, NetSpec, closest
 
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", getattr(click.exceptions, "NoArgsIsHelp", None))
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -394,22 +394,53 @@ def theory(kind, width, depth, sigma2, init, p, k, points, activation, sparsitie
 
 
 @cli.command()
-@click.argument("experiment_file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def experiments(fmt) -> None:
+    """List the built-in experiments: rows {name, trials_quick, trials_full, description}."""
+    from jacstab.lab.builtin import BUILTIN, builtin_experiment
+
+    with RowWriter(sys.stdout, ["name", "trials_quick", "trials_full", "description"], fmt) as out:
+        for name, entry in BUILTIN.items():
+            out.write(
+                {
+                    "name": name,
+                    "trials_quick": len(builtin_experiment(name, quick=True).trials()),
+                    "trials_full": len(builtin_experiment(name).trials()),
+                    "description": entry["description"],
+                }
+            )
+
+
+@cli.command()
+@click.argument("experiment_file")
 @click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
 @click.option("--executor", type=click.Choice(["serial", "process"]), default="process", show_default=True)
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
-def sweep(experiment_file, store_path, executor, workers, fmt, progress) -> None:
-    """Run a TOML experiment into the store; finished trials are skipped, so rerunning resumes.
+@click.option("--quick", is_flag=True, help="Built-in experiments: the quick size (minutes on 2 cores).")
+def sweep(experiment_file, store_path, executor, workers, fmt, progress, quick) -> None:
+    """Run a TOML experiment file, or a built-in one (fig1..fig4, see `jacstab experiments`), into the store.
 
-    Row {experiment, trials, skipped, done, errors}. See jacstab.lab.experiment for the file format.
+    Finished trials are skipped, so rerunning resumes. Row {experiment, trials, skipped, done, errors}.
+    See jacstab.lab.experiment for the file format.
     """
+    from pathlib import Path
+
     from jacstab.lab import Store
+    from jacstab.lab.builtin import BUILTIN, builtin_experiment
     from jacstab.lab.experiment import load_experiment
     from jacstab.lab.runner import run_experiment
 
-    exp = load_experiment(experiment_file)
+    if experiment_file in BUILTIN and not Path(experiment_file).exists():
+        exp = builtin_experiment(experiment_file, quick=quick)
+    elif not Path(experiment_file).is_file():
+        raise ValueError(
+            f"{experiment_file}: neither an experiment file nor a built-in experiment"
+            f"{closest(experiment_file, list(BUILTIN))} (built-ins: {', '.join(BUILTIN)})"
+        )
+    else:
+        exp = load_experiment(experiment_file)
     with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
         summary = run_experiment(exp, store, executor=executor, workers=workers, progress=lambda d, t: advance(1))
     with RowWriter(sys.stdout, ["experiment", "trials", "skipped", "done", "errors"], fmt) as out:

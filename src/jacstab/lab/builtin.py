@@ -1,0 +1,52 @@
+"""Built-in experiments: the paper's Figures 1-4 as data (Dadoun et al. 2025), each with quick and full sizes.
+
+Full sizes follow the paper (width 256, depth 100, 3 seeds); quick sizes run in minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jacstab.lab.experiment import Experiment, parse_experiment
+from jacstab.specs import closest
+
+_SIZES = {"full": {"width": 256, "depth": 100, "seeds": 3}, "quick": {"width": 128, "depth": 50, "seeds": 2}}
+
+BUILTIN: dict[str, dict[str, Any]] = {
+    "fig1": {
+        "description": "Fig. 1: log||J|| vs depth for sigma_w^2 in {0.5, 2, 4} (Theorem 2.2)",
+        "grid": {"sigma2": [0.5, 2.0, 4.0]},
+    },
+    "fig2": {
+        "description": "Fig. 2: random pruning without and with the (1-s)^(-1/2) scaling (Theorem 4.1)",
+        "net": {"prune": "random"},
+        "grid": {"sparsity": [0.5, 0.8, 0.9, 0.99], "scaling": ["none", "random"]},
+    },
+    "fig3": {
+        "description": "Fig. 3: magnitude pruning with the scalings none, random, paper-magnitude, exact",
+        "net": {"prune": "magnitude"},
+        "grid": {"sparsity": [0.5, 0.8, 0.9], "scaling": ["none", "random", "paper-magnitude", "exact"]},
+    },
+    "fig4": {
+        "description": "Fig. 4: correlated weights W_ind + eta w, eta in {0, 2^-8, ..., 2^-3} (Theorem 5.1)",
+        "grid": {"eta": [0.0] + [2.0**-k for k in range(8, 2, -1)]},
+    },
+}
+
+
+def builtin_experiment(name: str, *, quick: bool = False) -> Experiment:
+    """The built-in experiment ``name`` (``fig1`` .. ``fig4``) at quick or full size."""
+    if name not in BUILTIN:
+        raise ValueError(
+            f"unknown built-in experiment {name!r}{closest(name, list(BUILTIN))}; available: {', '.join(BUILTIN)}"
+        )
+    size = _SIZES["quick" if quick else "full"]
+    entry = BUILTIN[name]
+    doc = {
+        "name": f"{name}-{'quick' if quick else 'full'}",
+        "metrics": ["depth_curve"],
+        "seeds": size["seeds"],
+        "net": {"width": size["width"], "depth": size["depth"], **entry.get("net", {})},
+        "grid": entry["grid"],
+    }
+    return parse_experiment(doc, f"built-in {name}")
