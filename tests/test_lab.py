@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,3 +154,61 @@ def test_builtin_experiments(tmp_path, capsys):
         main(["experiments", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == ["fig1", "fig2", "fig3", "fig4"] and rows[0]["trials_full"] == 9
+
+
+def test_figures_and_report(tmp_path):
+    from html.parser import HTMLParser
+
+    from jacstab import __version__
+    from jacstab.lab.report import write_report
+
+    exps = [
+        parse_experiment(
+            {"name": "a", "seeds": 2, "net": {"width": 16, "depth": 6}, "grid": {"sigma2": [1.0, 2.0, 4.0]}}
+        ),
+        parse_experiment(
+            {
+                "name": "b",
+                "seeds": 1,
+                "net": {"width": 16, "depth": 5, "prune": "random", "sparsity": 0.5},
+                "grid": {"scaling": ["none", "random"]},
+            }
+        ),
+        parse_experiment({"name": "empty", "net": {"width": 8, "depth": 2}}),
+    ]
+    with Store(tmp_path / "s.sqlite") as st:
+        for e in exps[:2]:
+            run_experiment(e, st, executor="serial")
+        path = write_report([(e, f"paper says {e.name}") for e in exps], st, tmp_path / "rep", __version__)
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.imgs, self.links, self.cells = [], [], [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            a = dict(attrs)
+            if tag == "img":
+                self.imgs.append(a["src"])
+            if tag == "a":
+                self.links.append(a["href"])
+            if tag == "td":
+                self.cells += 1
+
+    c = Collect()
+    c.feed(path.read_text())
+    assert c.tags[0] == "html" and len(c.imgs) == 2 and all(s.startswith("data:image/png;base64,") for s in c.imgs)
+    assert c.links == ["a.png", "b.png"] and c.cells == 6 * 5  # 5 settings x 6 columns
+    for name in ("a.png", "b.png"):
+        png = (tmp_path / "rep" / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert "No stored results" in path.read_text()
+    # the table's theory slope is (1/2) log(sigma2/2): -0.3466 for sigma2 = 1 (and measured within 0.3 at n = 16)
+    from jacstab.lab.plots import collect
+    from jacstab.lab.report import growth_rows
+
+    with Store(tmp_path / "s.sqlite") as st:
+        rows = growth_rows(collect(exps[0], st, __version__))
+    assert rows[0]["theory slope / layer"] == pytest.approx(0.5 * np.log(0.5))
+    assert abs(rows[0]["measured slope / layer"] - rows[0]["theory slope / layer"]) < 0.3

@@ -466,6 +466,64 @@ def results(store_path, fmt) -> None:
             out.write({c: row.get(c) for c in cols})
 
 
+def _report(store_path: str, out_dir: str, quick: bool):
+    from jacstab import __version__
+    from jacstab.lab import Store
+    from jacstab.lab.builtin import BUILTIN, builtin_experiment
+    from jacstab.lab.report import write_report
+
+    items = [(builtin_experiment(name, quick=quick), entry["paper"]) for name, entry in BUILTIN.items()]
+    with Store(store_path) as store:
+        return write_report(items, store, out_dir, __version__)
+
+
+@cli.command()
+@click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
+@click.option("--out", "out_dir", default="jacstab-report", show_default=True, help="Output folder.")
+@click.option("--quick", is_flag=True, help="Report the quick-size built-in experiments.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def report(store_path, out_dir, quick, fmt) -> None:
+    """Write figures (PNG) and a self-contained HTML report of the built-in Figures 1-4 from the store."""
+    from pathlib import Path
+
+    if not Path(store_path).is_file():
+        raise ValueError(f"no results store at {store_path!r} (run `jacstab reproduce` or `jacstab sweep` first)")
+    path = _report(store_path, out_dir, quick)
+    with RowWriter(sys.stdout, ["report"], fmt) as out:
+        out.write({"report": str(path)})
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Quick sizes (minutes on 2 cores) instead of the paper's.")
+@click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
+@click.option("--out", "out_dir", default="jacstab-report", show_default=True, help="Output folder.")
+@click.option("--executor", type=click.Choice(["serial", "process"]), default="process", show_default=True)
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+def reproduce(quick, store_path, out_dir, executor, workers, fmt, progress) -> None:
+    """Run the paper's Figures 1-4 (resumable), store them, plot them and write the HTML report.
+
+    Rows {experiment, trials, skipped, done, errors}, then the report path on stderr.
+    """
+    from jacstab.lab import Store
+    from jacstab.lab.builtin import BUILTIN, builtin_experiment
+    from jacstab.lab.runner import run_experiment
+
+    exps = [builtin_experiment(name, quick=quick) for name in BUILTIN]
+    total = sum(len(e.trials()) for e in exps)
+    with (
+        Store(store_path) as store,
+        RowWriter(sys.stdout, ["experiment", "trials", "skipped", "done", "errors"], fmt) as out,
+        _progress(progress, total, "reproduce") as advance,
+    ):
+        for exp in exps:
+            summary = run_experiment(exp, store, executor=executor, workers=workers, progress=lambda d, t: advance(1))
+            advance(summary.skipped)
+            out.write(vars(summary))
+    click.echo(f"report: {_report(store_path, out_dir, quick)}", err=True)
+
+
 def _exp(v: float) -> float:
     return math.exp(v) if v < 709.0 else math.inf
 

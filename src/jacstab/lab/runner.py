@@ -26,6 +26,13 @@ def _version() -> str:
     return __version__
 
 
+def _worker_init(threads: int) -> None:
+    """Give each worker its share of the cores: torch's default (all cores per process) oversubscribes them."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def compute_trial(spec_json: str, seed: int, metrics: tuple[str, ...], k: int | None) -> TrialResult:
     """Sample the trial's network and measure its metrics; errors become a stored ``error`` result."""
     import json
@@ -97,7 +104,8 @@ def run_experiment(
     else:
         n = workers or os.cpu_count() or 1
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded torch process
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        threads = max(1, (os.cpu_count() or 1) // n)
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init, initargs=(threads,))
         futures = {pool.submit(compute_trial, sj, seed, exp.metrics, exp.k) for _, sj, seed in pending}
         try:
             while futures:

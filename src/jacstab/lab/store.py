@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -149,6 +150,15 @@ class Store:
                 }
             )
         return out
+
+    def values(self, tid: str, metric: str) -> list[float]:
+        """The values of ``metric`` of a finished trial, in order (empty if absent or failed)."""
+        rows = self.conn.execute(
+            "SELECT v.value FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id "
+            "WHERE v.trial_id = ? AND v.metric = ? AND t.status = 'done' ORDER BY v.idx",
+            (tid, metric),
+        ).fetchall()
+        return [math.nan if r[0] is None else r[0] for r in rows]
 
     def counts(self) -> dict[str, int]:
         """``{"done": ..., "error": ...}``."""
