@@ -212,3 +212,14 @@ def test_figures_and_report(tmp_path):
         rows = growth_rows(collect(exps[0], st, __version__))
     assert rows[0]["theory slope / layer"] == pytest.approx(0.5 * np.log(0.5))
     assert abs(rows[0]["measured slope / layer"] - rows[0]["theory slope / layer"]) < 0.3
+
+
+def test_reproduce_quick_cli(tmp_path, capsys):
+    store, out = str(tmp_path / "r.sqlite"), tmp_path / "rep"
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--quick", "--store", store, "--out", str(out), "--executor", "serial", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert e.value.code == 0 and [r["experiment"] for r in rows] == [f"fig{i}-quick" for i in range(1, 5)]
+    assert all(r["errors"] == 0 for r in rows) and rows[3]["skipped"] >= 2  # eta = 0 is fig1's sigma2 = 2
+    assert all((out / f"fig{i}-quick.png").stat().st_size > 10_000 for i in range(1, 5))
+    assert (out / "report.html").read_text().count("<img") == 4
