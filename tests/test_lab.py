@@ -223,3 +223,19 @@ def test_reproduce_quick_cli(tmp_path, capsys):
     assert all(r["errors"] == 0 for r in rows) and rows[3]["skipped"] >= 2  # eta = 0 is fig1's sigma2 = 2
     assert all((out / f"fig{i}-quick.png").stat().st_size > 10_000 for i in range(1, 5))
     assert (out / "report.html").read_text().count("<img") == 4
+
+
+def test_dask_local_cluster_matches_serial_and_dataframe(tmp_path):
+    exp = parse_experiment({**BASE, "grid": {"sigma2": [1.0, 2.0]}})
+    with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "d.sqlite") as d:
+        run_experiment(exp, a, executor="serial")
+        sd = run_experiment(exp, d, executor="dask", workers=2)
+        assert (sd.done, sd.errors) == (4, 0)
+        key = lambda r: (r["trial_id"], r["metric"], r["idx"])  # noqa: E731
+        assert [(key(r), r["value"]) for r in sorted(a.rows(), key=key)] == [
+            (key(r), r["value"]) for r in sorted(d.rows(), key=key)
+        ]
+        df = d.dataframe()
+        assert len(df) == 4 * 4 and set(df["sigma2"]) == {1.0, 2.0}
+    with pytest.raises(ValueError, match="address applies to executor='dask' only"):
+        run_experiment(exp, Store(tmp_path / "x.sqlite"), executor="serial", address="tcp://127.0.0.1:1")

@@ -414,12 +414,13 @@ def experiments(fmt) -> None:
 @cli.command()
 @click.argument("experiment_file")
 @click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
-@click.option("--executor", type=click.Choice(["serial", "process"]), default="process", show_default=True)
+@click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default="process", show_default=True)
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+@click.option("--address", default=None, help="Dask scheduler address (tcp://host:port); default: a LocalCluster.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 @click.option("--quick", is_flag=True, help="Built-in experiments: the quick size (minutes on 2 cores).")
-def sweep(experiment_file, store_path, executor, workers, fmt, progress, quick) -> None:
+def sweep(experiment_file, store_path, executor, workers, address, fmt, progress, quick) -> None:
     """Run a TOML experiment file, or a built-in one (fig1..fig4, see `jacstab experiments`), into the store.
 
     Finished trials are skipped, so rerunning resumes. Row {experiment, trials, skipped, done, errors}.
@@ -442,7 +443,9 @@ def sweep(experiment_file, store_path, executor, workers, fmt, progress, quick) 
     else:
         exp = load_experiment(experiment_file)
     with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
-        summary = run_experiment(exp, store, executor=executor, workers=workers, progress=lambda d, t: advance(1))
+        summary = run_experiment(
+            exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1)
+        )
     with RowWriter(sys.stdout, ["experiment", "trials", "skipped", "done", "errors"], fmt) as out:
         out.write(vars(summary))
 
@@ -497,11 +500,12 @@ def report(store_path, out_dir, quick, fmt) -> None:
 @click.option("--quick", is_flag=True, help="Quick sizes (minutes on 2 cores) instead of the paper's.")
 @click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
 @click.option("--out", "out_dir", default="jacstab-report", show_default=True, help="Output folder.")
-@click.option("--executor", type=click.Choice(["serial", "process"]), default="process", show_default=True)
+@click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default="process", show_default=True)
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+@click.option("--address", default=None, help="Dask scheduler address (tcp://host:port); default: a LocalCluster.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
-def reproduce(quick, store_path, out_dir, executor, workers, fmt, progress) -> None:
+def reproduce(quick, store_path, out_dir, executor, workers, address, fmt, progress) -> None:
     """Run the paper's Figures 1-4 (resumable), store them, plot them and write the HTML report.
 
     Rows {experiment, trials, skipped, done, errors}, then the report path on stderr.
@@ -518,7 +522,9 @@ def reproduce(quick, store_path, out_dir, executor, workers, fmt, progress) -> N
         _progress(progress, total, "reproduce") as advance,
     ):
         for exp in exps:
-            summary = run_experiment(exp, store, executor=executor, workers=workers, progress=lambda d, t: advance(1))
+            summary = run_experiment(
+                exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1)
+            )
             advance(summary.skipped)
             out.write(vars(summary))
     click.echo(f"report: {_report(store_path, out_dir, quick)}", err=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from jacstab.lab.experiment import Experiment
 from jacstab.lab.store import Store, TrialResult, trial_id
 
-EXECUTORS = ("serial", "process")
+EXECUTORS = ("serial", "process", "dask")
 
 
 def _version() -> str:
@@ -77,8 +77,14 @@ def run_experiment(
     executor: str = "process",
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    address: str | None = None,
 ) -> SweepSummary:
-    """Compute every trial of ``exp`` not yet in ``store``; ``progress(done, total)`` after each trial."""
+    """Compute every trial of ``exp`` not yet in ``store``; ``progress(done, total)`` after each trial.
+
+    ``executor``: ``serial`` (in this process), ``process`` (a local process pool, one per core by default) or
+    ``dask`` (Dask distributed: the scheduler at ``address``, e.g. ``tcp://host:8786``, else a LocalCluster of
+    ``workers`` processes; dask-jobqueue clusters expose such an address).
+    """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if workers is not None and workers < 1:
@@ -98,7 +104,11 @@ def run_experiment(
         if progress is not None:
             progress(counts["done"] + counts["error"], len(pending))
 
-    if executor == "serial" or len(pending) <= 1:
+    if address is not None and executor != "dask":
+        raise ValueError("address applies to executor='dask' only")
+    if executor == "dask":
+        _run_dask(pending, exp, record, workers, address)
+    elif executor == "serial" or len(pending) <= 1:
         for _, sj, seed in pending:
             record(compute_trial(sj, seed, exp.metrics, exp.k))
     else:
@@ -117,3 +127,32 @@ def run_experiment(
                 f.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
     return SweepSummary(exp.name, len(todo), len(todo) - len(pending), counts["done"], counts["error"])
+
+
+def _run_dask(pending, exp: Experiment, record, workers: int | None, address: str | None) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as e:
+        raise ValueError("executor 'dask' needs Dask distributed: pip install 'jacstab[dask]'") from e
+    cluster = None
+    if address is None:
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout=30)
+        except OSError as e:
+            raise ValueError(f"cannot reach the Dask scheduler at {address!r} ({e})") from e
+    try:
+        client.run(_worker_init, 1)
+        futures = [client.submit(compute_trial, sj, seed, exp.metrics, exp.k, pure=False) for _, sj, seed in pending]
+        try:
+            for f in as_completed(futures):
+                record(f.result())
+        finally:
+            client.cancel(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -160,6 +160,14 @@ class Store:
         ).fetchall()
         return [math.nan if r[0] is None else r[0] for r in rows]
 
+    def dataframe(self):
+        """:meth:`rows` as a pandas DataFrame (needs pandas: ``pip install 'jacstab[data]'``)."""
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ValueError("Store.dataframe needs pandas: pip install 'jacstab[data]'") from e
+        return pd.DataFrame(self.rows())
+
     def counts(self) -> dict[str, int]:
         """``{"done": ..., "error": ...}``."""
         return dict(self.conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall())
