@@ -102,6 +102,13 @@ def test_sweep_and_results_cli(tmp_path, capsys):
     assert e.value.code == 0 and len(rows) == 4 * 3 and {r["sigma2"] for r in rows} == {1.0, 2.0}
     assert NetSpec(8, 3).width == rows[0]["width"]
     with pytest.raises(SystemExit) as e:
+        main(["results", "--store", store, "--format", "csv", "--parquet", str(tmp_path / "r.parquet")])
+    capsys.readouterr()
+    import pandas as pd
+
+    df = pd.read_parquet(tmp_path / "r.parquet")
+    assert e.value.code == 0 and len(df) == 12 and sorted(df["value"]) == sorted(r["value"] for r in rows)
+    with pytest.raises(SystemExit) as e:
         main(["results", "--store", str(tmp_path / "none.sqlite")])
     assert e.value.code == 2 and "no results store" in capsys.readouterr().err
 

@@ -453,8 +453,12 @@ def sweep(experiment_file, store_path, executor, workers, address, fmt, progress
 @cli.command()
 @click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def results(store_path, fmt) -> None:
-    """Export the store: one row per value {trial_id, seed, status, error, metric, idx, value, spec fields}."""
+@click.option("--parquet", "parquet", default=None, help="Also write the rows to this Parquet file (needs pyarrow).")
+def results(store_path, fmt, parquet) -> None:
+    """Export the store: one row per value {trial_id, seed, status, error, metric, idx, value, spec fields}.
+
+    From Python: jacstab.lab.Store(path).dataframe() gives the same rows as a pandas DataFrame.
+    """
     from pathlib import Path
 
     from jacstab.lab import Store
@@ -464,9 +468,15 @@ def results(store_path, fmt) -> None:
         raise ValueError(f"no results store at {store_path!r} (run `jacstab sweep FILE --store PATH` first)")
     spec_cols = [f for f in NetSpec.__dataclass_fields__]
     cols = ["trial_id", "seed", "status", "error", "metric", "idx", "value", *spec_cols]
-    with Store(store_path) as store, RowWriter(sys.stdout, cols, fmt) as out:
-        for row in store.rows():
-            out.write({c: row.get(c) for c in cols})
+    with Store(store_path) as store:
+        if parquet is not None:
+            try:
+                store.dataframe().to_parquet(parquet, index=False)
+            except ImportError as e:
+                raise ValueError("--parquet needs pyarrow: pip install 'jacstab[data]'") from e
+        with RowWriter(sys.stdout, cols, fmt) as out:
+            for row in store.rows():
+                out.write({c: row.get(c) for c in cols})
 
 
 def _report(store_path: str, out_dir: str, quick: bool):
