@@ -229,7 +229,9 @@ def test_reproduce_quick_cli(tmp_path, capsys):
     assert e.value.code == 0 and [r["experiment"] for r in rows] == [f"fig{i}-quick" for i in range(1, 5)]
     assert all(r["errors"] == 0 for r in rows) and rows[3]["skipped"] >= 2  # eta = 0 is fig1's sigma2 = 2
     assert all((out / f"fig{i}-quick.png").stat().st_size > 10_000 for i in range(1, 5))
-    assert (out / "report.html").read_text().count("<img") == 4
+    page = (out / "report.html").read_text()
+    assert page.count("<img") == 5 and (out / "fig4-quick-vs-eta.png").stat().st_size > 10_000  # + norm vs eta
+    assert "Scaling factors vs sparsity" in page  # the Fig. 3 factor comparison
 
 
 def test_dask_local_cluster_matches_serial_and_dataframe(tmp_path):

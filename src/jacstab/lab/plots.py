@@ -104,3 +104,34 @@ def plot_curves(curves: list[Curves], title: str, path: str | Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_final_vs(curves: list[Curves], field: str, title: str, path: str | Path) -> Path:
+    """``log10 ||J^(L)||`` (mean +- sd over seeds) against a grid field, e.g. ``eta`` (paper Fig. 4 right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = np.array([float(getattr(c.spec, field)) for c in curves])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ys = np.array([np.nanmean(c.log_norm[:, -1]) for c in curves]) / LN10
+        sds = np.array([np.nanstd(c.log_norm[:, -1]) for c in curves]) / LN10
+    pred = np.array([c.predicted()[-1] for c in curves]) / LN10
+    order = np.argsort(xs)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=100)
+    ax.errorbar(xs[order], ys[order], yerr=sds[order], marker="o", capsize=3, label="measured")
+    ax.plot(xs[order], pred[order], linestyle="--", label="theory (free probability)")
+    if (xs > 0).all() or field == "eta":
+        ax.set_xscale("symlog", linthresh=min(x for x in xs if x > 0) if (xs > 0).any() else 1.0, base=2)
+    ax.set_xlabel(field)
+    ax.set_ylabel(f"log10 ||J|| at depth {curves[0].spec.depth}")
+    ax.set_title(f"{title}: norm vs {field}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

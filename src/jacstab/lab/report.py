@@ -13,8 +13,9 @@ import numpy as np
 
 from jacstab.certify import law_quantities
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.plots import LN10, collect, label, plot_curves, varying_fields
+from jacstab.lab.plots import LN10, collect, label, plot_curves, plot_final_vs, varying_fields
 from jacstab.lab.store import Store
+from jacstab.theory.scaling import compare_magnitude_factors
 
 TABLE_COLS = (
     "setting",
@@ -88,7 +89,29 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
         )
         parts += ["<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in TABLE_COLS) + "</tr>" for r in rows]
         parts.append("</table>")
+        if "eta" in varying_fields(curves):
+            extra = plot_final_vs(curves, "eta", exp.name, out / f"{exp.name}-vs-eta.png")
+            parts.append(
+                f"<p><a href='{extra.name}'>{extra.name}</a></p><img alt='{html.escape(exp.name)} vs eta' "
+                f"src='data:image/png;base64,{base64.b64encode(extra.read_bytes()).decode()}' width='650'>"
+            )
+        if any(c.spec.prune == "magnitude" for c in curves):
+            parts.append(_factor_table(curves[0].spec.width, sorted({c.spec.sparsity for c in curves})))
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts))
     return path
+
+
+def _factor_table(n: int, sparsities: list[float]) -> str:
+    """Scaling factors for magnitude pruning vs sparsity (the paper's Fig. 3 lower right), width ``n``."""
+    cols = ("sparsity", "random", "exact", "paper", "paper_over_exact")
+    rows = compare_magnitude_factors(n, sparsities)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in cols) + "</tr>" for r in rows)
+    return (
+        f"<p><b>Scaling factors vs sparsity</b> (magnitude pruning, n = {n}; see docs/scaling.md):</p><table><tr>"
+        + "".join(f"<th>{c}</th>" for c in cols)
+        + "</tr>"
+        + body
+        + "</table>"
+    )
