@@ -248,3 +248,32 @@ def test_dask_local_cluster_matches_serial_and_dataframe(tmp_path):
         assert len(df) == 4 * 4 and set(df["sigma2"]) == {1.0, 2.0}
     with pytest.raises(ValueError, match="address applies to executor='dask' only"):
         run_experiment(exp, Store(tmp_path / "x.sqlite"), executor="serial", address="tcp://127.0.0.1:1")
+
+
+def test_ctrl_c_stops_a_process_sweep_cleanly(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store = str(tmp_path / "c.sqlite")
+    cmd = [sys.executable, "-m", "jacstab", "sweep", "fig3", "--store", store, "--workers", "2"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with Store(store) as st:
+                if len(st.finished()) >= 2:
+                    break
+        except ValueError:
+            pass  # the file is being created
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "Traceback" not in err and "interrupted" in err
+    with Store(store) as st:
+        kept = len(st.finished())
+    assert 2 <= kept < 36
+    r = subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, check=True)
+    (row,) = json.loads(r.stdout)
+    assert row["skipped"] == kept and row["done"] + row["skipped"] == 36

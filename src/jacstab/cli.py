@@ -556,7 +556,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, TypeError, OverflowError) as e:
         _fail(str(e))
     except (KeyboardInterrupt, click.Abort):
-        click.echo("jacstab: interrupted; rows already printed are complete", err=True)
+        click.echo("jacstab: interrupted; printed rows and stored trials are kept", err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
