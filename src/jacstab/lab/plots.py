@@ -97,13 +97,7 @@ def plot_curves(curves: list[Curves], title: str, path: str | Path) -> Path:
     ax.set_xlabel("depth L")
     ax.set_ylabel("log10 ||J||")
     ax.set_title(f"{title}: mean +- sd over seeds; dashed: theory")
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, plt, legend_size=7)
 
 
 def plot_final_vs(curves: list[Curves], field: str, title: str, path: str | Path) -> Path:
@@ -128,7 +122,12 @@ def plot_final_vs(curves: list[Curves], field: str, title: str, path: str | Path
     ax.set_xlabel(field)
     ax.set_ylabel(f"log10 ||J|| at depth {curves[0].spec.depth}")
     ax.set_title(f"{title}: norm vs {field}")
-    ax.legend(fontsize=8)
+    return _save(fig, ax, path, plt, legend_size=8)
+
+
+def _save(fig, ax, path: str | Path, plt, *, legend_size: int) -> Path:
+    """Legend, grid, tight layout; write ``path`` (PNG) and free the figure."""
+    ax.legend(fontsize=legend_size, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path = Path(path)
