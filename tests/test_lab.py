@@ -277,3 +277,14 @@ def test_ctrl_c_stops_a_process_sweep_cleanly(tmp_path):
     r = subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, check=True)
     (row,) = json.loads(r.stdout)
     assert row["skipped"] == kept and row["done"] + row["skipped"] == 36
+
+
+def test_report_into_a_file_path_is_a_one_line_error(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    Store(store).close()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--store", store, "--out", str(blocker)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("jacstab: error: FileExistsError") and err.count("\n") == 1

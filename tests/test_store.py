@@ -106,6 +106,8 @@ def test_kill_9_loses_at_most_the_trial_in_flight(tmp_path):
 def test_bad_store_paths(tmp_path):
     with pytest.raises(ValueError, match="is a directory"):
         Store(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        Store(tmp_path / "missing" / "s.sqlite")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ValueError, match="not a jacstab results store"):

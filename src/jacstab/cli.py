@@ -8,6 +8,7 @@ everything already printed (the JSON list is closed properly) and exits with cod
 from __future__ import annotations
 
 import math
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -555,6 +556,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e.format_message())
     except (ValueError, TypeError, OverflowError) as e:
         _fail(str(e))
+    except (OSError, sqlite3.Error) as e:  # unwritable output folder, locked or unreadable store, ...
+        _fail(f"{type(e).__name__}: {e}")
     except (KeyboardInterrupt, click.Abort):
         click.echo("jacstab: interrupted; printed rows and stored trials are kept", err=True)
         sys.exit(130)

@@ -75,6 +75,8 @@ class Store:
         self.path = Path(path)
         if self.path.is_dir():
             raise ValueError(f"store path {str(self.path)!r} is a directory; give a file name")
+        if not self.path.parent.is_dir():
+            raise ValueError(f"store path {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")
         try:
             self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
