@@ -99,7 +99,6 @@ def _finish(logs: torch.Tensor, total: int, k: int, log: bool) -> torch.Tensor:
 
 
 def _svals_network(net, x, k, depth, method, log):
-    ms = masks(net, x, depth)
     n = net.width
     k = _check_k(k, n)
     if method == "auto":
@@ -109,6 +108,7 @@ def _svals_network(net, x, k, depth, method, log):
         f = lambda y: net.hidden_map(y, depth)  # noqa: E731
         s = torch.linalg.svdvals(jacobian_dense(f, y0)) if method == "jacrev" else svals_jvp(f, y0, k)
         return _finish(torch.log(s), n, k, log)
+    ms = masks(net, x, depth)  # only the analytic paths need the masks
     if min(m.size for m in ms) == 0:
         return _finish(torch.empty(0), n, k, log)
     if method == "lanczos":
