@@ -412,14 +412,30 @@ def experiments(fmt) -> None:
             )
 
 
+def _run_options(f: Callable) -> Callable:
+    """The executor, output and progress options shared by ``sweep`` and ``reproduce``."""
+    opts = [
+        click.option(
+            "--executor", type=click.Choice(["serial", "process", "dask"]), default="process", show_default=True
+        ),
+        click.option("--workers", type=int, default=None, help="Worker processes (default: one per core)."),
+        click.option(
+            "--address", default=None, help="Dask scheduler address (tcp://host:port); default: a LocalCluster."
+        ),
+        click.option(
+            "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+        ),
+        click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 @cli.command()
 @click.argument("experiment_file")
 @click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
-@click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default="process", show_default=True)
-@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
-@click.option("--address", default=None, help="Dask scheduler address (tcp://host:port); default: a LocalCluster.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+@_run_options
 @click.option("--quick", is_flag=True, help="Built-in experiments: the quick size (minutes on 2 cores).")
 def sweep(experiment_file, store_path, executor, workers, address, fmt, progress, quick) -> None:
     """Run a TOML experiment file, or a built-in one (fig1..fig4, see `jacstab experiments`), into the store.
@@ -511,11 +527,7 @@ def report(store_path, out_dir, quick, fmt) -> None:
 @click.option("--quick", is_flag=True, help="Quick sizes (minutes on 2 cores) instead of the paper's.")
 @click.option("--store", "store_path", default="jacstab-results.sqlite", show_default=True, help="SQLite store.")
 @click.option("--out", "out_dir", default="jacstab-report", show_default=True, help="Output folder.")
-@click.option("--executor", type=click.Choice(["serial", "process", "dask"]), default="process", show_default=True)
-@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
-@click.option("--address", default=None, help="Dask scheduler address (tcp://host:port); default: a LocalCluster.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+@_run_options
 def reproduce(quick, store_path, out_dir, executor, workers, address, fmt, progress) -> None:
     """Run the paper's Figures 1-4 (resumable), store them, plot them and write the HTML report.
 
