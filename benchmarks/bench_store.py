@@ -14,23 +14,23 @@ import time
 from pathlib import Path
 
 from jacstab import NetSpec
-from jacstab.lab import Store
-from jacstab.lab.runner import compute_trial
+from jacstab.lab import MetricCall, Store, Trial
+from jacstab.lab.trials import compute
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=1000)
     a = ap.parse_args()
-    sj = NetSpec(32, 20).canonical_json()
-    compute_trial(sj, 0, ("depth_curve",), None)  # warm-up
+    spec, curve = NetSpec(32, 20), (MetricCall.make("depth_curve"),)
+    compute(Trial(spec, 0, curve))  # warm-up
     t = time.perf_counter()
-    results = [compute_trial(sj, s, ("depth_curve",), None) for s in range(a.trials)]
+    results = [compute(Trial(spec, s, curve)) for s in range(a.trials)]
     t_compute = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as d, Store(Path(d) / "bench.sqlite") as st:
         t = time.perf_counter()
         for s in range(a.trials):
-            st.write(compute_trial(sj, s, ("depth_curve",), None))
+            st.write(compute(Trial(spec, s, curve)))
         t_both = time.perf_counter() - t
         t = time.perf_counter()
         with Store(Path(d) / "writes.sqlite") as st2:

@@ -7,7 +7,7 @@ import torch
 
 import jacstab
 from jacstab import NetSpec, sample
-from jacstab.certify import certify, law_quantities
+from jacstab.certificate import certify, law_quantities
 from jacstab.correlation import realised_correlation
 from jacstab.theory.certificate import eta_bound
 

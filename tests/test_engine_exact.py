@@ -120,7 +120,9 @@ def test_relu_lyapunov_beyond_rank_is_minus_inf():
 
 def test_dead_network_gives_minus_inf_not_nan():
     net = sample(NetSpec(6, 4), 0)
-    net.weights[1] = -torch.abs(net.weights[1])  # Y_2 <= 0 after a relu input >= 0: every unit of D_2 is off
+    ws = net.weights
+    ws[1] = -torch.abs(ws[1])  # Y_2 <= 0 after a relu input >= 0: every unit of D_2 is off
+    net = net.replace(weights=ws)
     curve = jacstab.depth_curve(net)
     assert torch.isfinite(curve[:2]).all() and torch.isneginf(curve[2:]).all()
     assert torch.equal(jacstab.singular_values(net, depth=4), torch.zeros(6, dtype=torch.float64))

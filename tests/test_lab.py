@@ -1,5 +1,6 @@
 """Experiments as data, the sweep runner and its CLI."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import jacstab
 from jacstab import NetSpec
 from jacstab.cli import main
 from jacstab.lab import Store
@@ -26,8 +28,8 @@ def test_grid_expansion_is_the_cartesian_product(sig, depths, seeds):
     exp = parse_experiment({"seeds": seeds, "net": {"width": 8}, "grid": {"sigma2": sig, "depth": depths}})
     trials = exp.trials()
     assert len(trials) == len(sig) * len(depths) * seeds
-    assert len({(s.hash(), seed) for s, seed in trials}) == len(trials)  # all distinct
-    assert {s.sigma2 for s, _ in trials} == set(sig) and {s.depth for s, _ in trials} == set(depths)
+    assert len({t.id for t in trials}) == len(trials)  # all distinct
+    assert {t.spec.sigma2 for t in trials} == set(sig) and {t.spec.depth for t in trials} == set(depths)
 
 
 @pytest.mark.parametrize(
@@ -216,9 +218,9 @@ def test_figures_and_report(tmp_path):
     from jacstab.lab.report import growth_rows
 
     with Store(tmp_path / "s.sqlite") as st:
-        rows = growth_rows(collect(exps[0], st, __version__))
+        rows = growth_rows(collect(exps[0], st))
     assert rows[0]["theory slope / layer"] == pytest.approx(0.5 * np.log(0.5))
-    assert abs(rows[0]["measured slope / layer"] - rows[0]["theory slope / layer"]) < 0.3
+    assert abs(rows[0]["measured slope / layer"].value - rows[0]["theory slope / layer"]) < 0.3
 
 
 def test_reproduce_quick_cli(tmp_path, capsys):
@@ -250,35 +252,6 @@ def test_dask_local_cluster_matches_serial_and_dataframe(tmp_path):
         run_experiment(exp, Store(tmp_path / "x.sqlite"), executor="serial", address="tcp://127.0.0.1:1")
 
 
-def test_ctrl_c_stops_a_process_sweep_cleanly(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    store = str(tmp_path / "c.sqlite")
-    cmd = [sys.executable, "-m", "jacstab", "sweep", "fig3", "--store", store, "--workers", "2"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with Store(store) as st:
-                if len(st.finished()) >= 2:
-                    break
-        except ValueError:
-            pass  # the file is being created
-        time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130 and "Traceback" not in err and "interrupted" in err
-    with Store(store) as st:
-        kept = len(st.finished())
-    assert 2 <= kept < 36
-    r = subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, check=True)
-    (row,) = json.loads(r.stdout)
-    assert row["skipped"] == kept and row["done"] + row["skipped"] == 36
-
-
 def test_report_into_a_file_path_is_a_one_line_error(tmp_path, capsys):
     store = str(tmp_path / "r.sqlite")
     Store(store).close()
@@ -288,3 +261,47 @@ def test_report_into_a_file_path_is_a_one_line_error(tmp_path, capsys):
         main(["report", "--store", store, "--out", str(blocker)])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("jacstab: error: FileExistsError") and err.count("\n") == 1
+
+
+def test_experiments_differing_only_in_k_do_not_share_trials(tmp_path):
+    # jacstab 0.1 defect: the id ignored k, so the k = 8 sweep was skipped and read back 2 values
+    base = {"seeds": 1, "metrics": ["spectrum", "depth_curve"], "net": {"width": 16, "depth": 3}}
+    a, b = parse_experiment({**base, "k": 2}), parse_experiment({**base, "k": 8})
+    with Store(tmp_path / "s.sqlite") as st:
+        assert run_experiment(a, st, executor="serial").done == 1
+        sb = run_experiment(b, st, executor="serial")
+        assert (sb.done, sb.skipped) == (1, 0)
+        got = st.values(b.trials()[0].id, "spectrum")
+        ref = jacstab.singular_values(jacstab.sample(NetSpec(16, 3), 0), k=8, log=True).tolist()
+        assert got == ref  # the stored numbers are exactly the library's, all 8 of them
+        # depth_curve does not read k: the trial {depth_curve} alone is the same in both experiments
+        only = {**base, "metrics": ["depth_curve"]}
+        assert parse_experiment(only).trials()[0].id == parse_experiment(only).trials()[0].id
+    with pytest.raises(ValueError, match="key 'k' applies to spectrum and lyapunov"):
+        parse_experiment({**base, "metrics": ["depth_curve"], "k": 3})
+
+
+def test_errored_trials_are_retried_on_rerun(tmp_path, monkeypatch):
+    import jacstab.lab.metrics as M
+
+    exp = parse_experiment({"seeds": 2, "metrics": ["spectrum"], "k": 2, "net": {"width": 8, "depth": 2}})
+    real = M.REGISTRY["spectrum"]
+
+    def flaky(net, params):
+        if net.seed == 1:
+            raise MemoryError("simulated out of memory")
+        return real.compute(net, params)
+
+    monkeypatch.setitem(M.REGISTRY, "spectrum", dataclasses.replace(real, compute=flaky))
+    with Store(tmp_path / "s.sqlite") as st:
+        s1 = run_experiment(exp, st, executor="serial")
+        assert (s1.done, s1.errors, s1.retried) == (1, 1, 0)
+        s2 = run_experiment(exp, st, executor="serial", retry_errors=False)
+        assert (s2.skipped, s2.done, s2.errors) == (2, 0, 0)
+        monkeypatch.setitem(M.REGISTRY, "spectrum", real)  # the transient fault is gone
+        s3 = run_experiment(exp, st, executor="serial")
+        assert (s3.skipped, s3.done, s3.errors, s3.retried) == (1, 1, 0, 1)
+        tid = exp.trials()[1].id
+        assert st.conn.execute("SELECT attempts FROM trials WHERE trial_id = ?", (tid,)).fetchone() == (2,)
+        ref = jacstab.singular_values(jacstab.sample(NetSpec(8, 2), 1), k=2, log=True).tolist()
+        assert st.values(tid, "spectrum") == ref

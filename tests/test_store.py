@@ -1,5 +1,6 @@
 """The SQLite store: atomic trials, resume, concurrent writers, kill -9."""
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -11,28 +12,81 @@ import time
 import pytest
 
 from jacstab import NetSpec
-from jacstab.lab import Store, TrialResult, trial_id
+from jacstab.lab import MetricCall, Store, Trial, TrialResult
 
 SPEC = NetSpec(8, 3).canonical_json()
+CURVE = (MetricCall.make("depth_curve"),)
 
 
-def _result(seed, n_values=5, spec=SPEC):
-    tid = trial_id(spec, seed, ["depth_curve"], "0.1.0")
-    return TrialResult(
-        tid, spec, seed, ("depth_curve",), "0.1.0", {"depth_curve": [float(seed + i) for i in range(n_values)]}
-    )
+def _result(seed, n_values=5):
+    trial = Trial(NetSpec(8, 3), seed, CURVE)
+    values = {"depth_curve": [float(seed + i) for i in range(n_values)]}
+    return TrialResult(trial.id, SPEC, seed, ("depth_curve",), "0.2.0", values, identity=trial.identity_json())
 
 
-def test_trial_id_depends_on_every_part():
-    base = trial_id(SPEC, 0, ["a", "b"], "1")
-    assert base == trial_id(SPEC, 0, ["b", "a"], "1")  # metric order does not matter
+def test_trial_id_hashes_exactly_what_the_computation_reads(monkeypatch):
+    spec = NetSpec(8, 3)
+    both = (MetricCall.make("spectrum", k=2), MetricCall.make("depth_curve"))
+    base = Trial(spec, 0, both).id
+    assert base == Trial(spec, 0, both[::-1]).id  # metric order does not matter
+    assert MetricCall.make("spectrum") == MetricCall.make("spectrum", k=None)  # defaults are filled in
     others = {
-        trial_id(SPEC, 1, ["a", "b"], "1"),
-        trial_id(SPEC, 0, ["a"], "1"),
-        trial_id(SPEC, 0, ["a", "b"], "2"),
-        trial_id(NetSpec(8, 4).canonical_json(), 0, ["a", "b"], "1"),
+        Trial(spec, 1, both).id,
+        Trial(spec, 0, both[1:]).id,
+        Trial(spec, 0, (MetricCall.make("spectrum", k=8), both[1])).id,  # k is read by spectrum: new trial
+        Trial(NetSpec(8, 4), 0, both).id,
+        Trial(spec, 0, both, input="other").id,
     }
-    assert base not in others and len(others) == 4
+    assert base not in others and len(others) == 5
+    # the package version is not part of the id; a metric's computation version is
+    import jacstab.lab.metrics as M
+
+    monkeypatch.setattr("jacstab._version.__version__", "9.9.9")
+    assert Trial(spec, 0, both).id == base
+    monkeypatch.setitem(M.REGISTRY, "spectrum", dataclasses.replace(M.REGISTRY["spectrum"], version=2))
+    assert Trial(spec, 0, both).id != base and Trial(spec, 0, both[1:]).id in others
+
+
+def test_metric_parameters_are_validated():
+    with pytest.raises(ValueError, match="takes no parameter 'k'"):
+        MetricCall.make("depth_curve", k=2)
+    with pytest.raises(ValueError, match="k must be an integer"):
+        MetricCall.make("spectrum", k=True)
+    with pytest.raises(ValueError, match="did you mean 'spectrum'"):
+        MetricCall.make("spectrm")
+
+
+def test_an_errored_trial_is_replaced_by_its_retry_and_counts_attempts(tmp_path):
+    with Store(tmp_path / "s.sqlite") as st:
+        err = TrialResult(_result(0).trial_id, SPEC, 0, ("depth_curve",), "0.2.0", {}, "error", "boom", 0.1)
+        assert st.write(err) and st.write(err)  # an error may be retried (and fail again)
+        assert st.write(_result(0)) and not st.write(err)  # done is final
+        row = st.conn.execute("SELECT status, attempts FROM trials").fetchall()
+        assert row == [("done", 3)] and [r["value"] for r in st.rows()] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_store_from_jacstab_0_1_is_upgraded_and_its_trials_kept(tmp_path):
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(OLD_SCHEMA)
+    con.execute("INSERT INTO trials VALUES ('abc', ?, 'h', 0, '[\"depth_curve\"]', '0.1.0', 'done', NULL, 1.0, 0.0)",
+                (SPEC,))
+    con.execute("INSERT INTO trial_values VALUES ('abc', 'depth_curve', 0, 1.5)")
+    con.commit()
+    con.close()
+    with Store(path) as st:
+        assert st.legacy_count() == 1 and st.counts() == {"done": 1}
+        assert [r["value"] for r in st.rows()] == [1.5]  # kept and exported, never reused (its id cannot match)
+        assert st.write(_result(0)) and st.legacy_count() == 1
+
+
+OLD_SCHEMA = """
+CREATE TABLE trials (trial_id TEXT PRIMARY KEY, spec_json TEXT NOT NULL, spec_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL, metrics TEXT NOT NULL, version TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'error')), error TEXT, duration_s REAL, finished REAL NOT NULL);
+CREATE TABLE trial_values (trial_id TEXT NOT NULL REFERENCES trials(trial_id), metric TEXT NOT NULL,
+    idx INTEGER NOT NULL, value REAL, PRIMARY KEY (trial_id, metric, idx));
+"""
 
 
 def test_roundtrip_resume_and_no_duplicates(tmp_path):
@@ -54,17 +108,17 @@ def test_a_failing_write_leaves_nothing(tmp_path):
         with pytest.raises(ValueError):
             st.write(bad)
         assert st.finished() == set() and st.rows() == []
-        err = TrialResult(_result(4).trial_id, SPEC, 4, ("depth_curve",), "0.1.0", {}, "error", "boom", 0.1)
+        err = TrialResult(_result(4).trial_id, SPEC, 4, ("depth_curve",), "0.2.0", {}, "error", "boom", 0.1)
         assert st.write(err) and st.counts() == {"error": 1}
 
 
 WRITER = textwrap.dedent("""
-    import sys
-    from jacstab.lab import Store, TrialResult, trial_id
+    import hashlib, sys
+    from jacstab.lab import Store, TrialResult
     spec = {spec!r}
     with Store(sys.argv[1]) as st:
         for seed in range(int(sys.argv[2]), int(sys.argv[3])):
-            tid = trial_id(spec, seed, ["m"], "v")
+            tid = hashlib.sha256(f"{{spec}}-{{seed}}".encode()).hexdigest()
             st.write(TrialResult(tid, spec, seed, ("m",), "v", {{"m": [float(seed)] * int(sys.argv[4])}}))
 """).format(spec=SPEC)
 

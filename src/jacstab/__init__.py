@@ -3,27 +3,86 @@
 Build the networks of Dadoun, Hayou, Salam, Seddik, Youssef (2025), "On the Stability of the Jacobian Matrix in
 Deep Neural Networks", measure ``||J||``, its singular values and Lyapunov exponents at any depth, and compare
 with random-matrix theory.
+
+The public names are imported on first use (PEP 562), so ``import jacstab.theory`` and ``jacstab --help`` do not
+import torch.
 """
 
-from jacstab import theory
-from jacstab.certify import certify
-from jacstab.engine import depth_curve, log_norm, lyapunov_exponents, masks, singular_values
-from jacstab.ensembles import Network, default_input, sample
-from jacstab.specs import NetSpec
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from jacstab._version import __version__
+
+_EXPORTS = {
+    "NetSpec": "jacstab.specs",
+    "Pruning": "jacstab.specs",
+    "CorrelationModel": "jacstab.specs",
+    "Network": "jacstab.nets",
+    "Layer": "jacstab.nets",
+    "sample": "jacstab.nets",
+    "default_input": "jacstab.nets",
+    "jacobian_operator": "jacstab.engine",
+    "depth_curve": "jacstab.engine",
+    "log_norm": "jacstab.engine",
+    "lyapunov_exponents": "jacstab.engine",
+    "masks": "jacstab.engine",
+    "singular_values": "jacstab.engine",
+    "certify": "jacstab.certificate",
+}
+_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs")
 
 __all__ = [
+    "CorrelationModel",
+    "Layer",
     "NetSpec",
     "Network",
+    "Pruning",
     "__version__",
     "certify",
+    "correlation",
     "default_input",
     "depth_curve",
+    "engine",
+    "jacobian_operator",
+    "lab",
     "log_norm",
     "lyapunov_exponents",
     "masks",
+    "nets",
+    "pruning",
     "sample",
     "singular_values",
+    "specs",
     "theory",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jacstab import correlation, engine, lab, nets, pruning, specs, theory
+    from jacstab.certificate import certify
+    from jacstab.engine import (
+        depth_curve,
+        jacobian_operator,
+        log_norm,
+        lyapunov_exponents,
+        masks,
+        singular_values,
+    )
+    from jacstab.nets import Layer, Network, default_input, sample
+    from jacstab.specs import CorrelationModel, NetSpec, Pruning
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"jacstab.{name}")
+    else:
+        raise AttributeError(f"module 'jacstab' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

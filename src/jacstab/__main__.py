@@ -1,3 +1,5 @@
+"""``python -m jacstab``: the ``jacstab`` command line."""
+
 from jacstab.cli import main
 
 main()

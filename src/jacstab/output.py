@@ -1,15 +1,25 @@
-"""Streaming row output for the CLI: aligned table, CSV or a JSON list of objects.
+"""Streaming row output for the CLI: aligned table, CSV or a JSON list of objects (stdlib only).
 
 Rows are flushed as they are written, so an interrupted run keeps every finished row; on exit (normal or not)
-the JSON list is closed, so the output always parses.
+the JSON list is closed, so the output always parses. :meth:`RowWriter.write_rows` writes a batch (one seed's
+rows) with Ctrl-C held back until the batch is out, so an interrupted run never prints part of a seed.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
+
+from jacstab._checks import FORMATS
+
+_NARROW = ("seed", "depth", "index")
 
 
 def _cell(v: Any) -> str:
@@ -27,39 +37,81 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) inside the block and raise ``KeyboardInterrupt`` when it ends.
+
+    Only where Python's own SIGINT handler is installed (main thread, SIGINT not ignored); elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
 class RowWriter:
-    """Context manager writing rows (dicts with keys ``columns``) to ``stream`` in ``fmt``."""
+    """Context manager writing rows (dicts with keys ``columns``) to ``stream`` in ``fmt`` (table, csv, json)."""
 
     def __init__(self, stream: IO[str], columns: list[str], fmt: str):
-        if fmt not in ("table", "csv", "json"):
-            raise ValueError(f"format must be one of table, csv, json; got {fmt!r}")
-        self.stream, self.columns, self.fmt = stream, columns, fmt
-        self.widths = [max(len(c), 16 if c not in ("seed", "depth", "index") else 6) for c in columns]
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        self.stream, self.columns, self.fmt = stream, list(columns), fmt
+        self.widths = [max(len(c), 16 if c not in _NARROW else 6) for c in self.columns]
         self.count = 0
 
     def __enter__(self) -> RowWriter:
         if self.fmt == "json":
-            self.stream.write("[")
+            head = "["
         elif self.fmt == "csv":
-            csv.writer(self.stream, lineterminator="\n").writerow(self.columns)
+            head = self._csv_line(self.columns)
         else:
-            self.stream.write("  ".join(c.rjust(w) for c, w in zip(self.columns, self.widths)) + "\n")
-        self.stream.flush()
+            head = "  ".join(c.rjust(w) for c, w in zip(self.columns, self.widths)) + "\n"
+        with interrupts_deferred():
+            self.stream.write(head)
+            self.stream.flush()
         return self
 
-    def write(self, row: dict[str, Any]) -> None:
+    def _csv_line(self, cells: list[str]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(cells)
+        return buf.getvalue()
+
+    def _format(self, row: dict[str, Any]) -> str:
         vals = [row[c] for c in self.columns]
         if self.fmt == "json":
             sep = "\n  " if self.count == 0 else ",\n  "
-            self.stream.write(sep + json.dumps({c: _json_value(v) for c, v in zip(self.columns, vals)}))
+            text = sep + json.dumps({c: _json_value(v) for c, v in zip(self.columns, vals)})
         elif self.fmt == "csv":
-            csv.writer(self.stream, lineterminator="\n").writerow([_cell(v) for v in vals])
+            text = self._csv_line([_cell(v) for v in vals])
         else:
-            self.stream.write("  ".join(_cell(v).rjust(w) for v, w in zip(vals, self.widths)) + "\n")
+            text = "  ".join(_cell(v).rjust(w) for v, w in zip(vals, self.widths)) + "\n"
         self.count += 1
-        self.stream.flush()
+        return text
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Write one row and flush."""
+        self.write_rows([row])
+
+    def write_rows(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Write a batch of rows in one piece and flush; Ctrl-C waits until the whole batch is out."""
+        text = "".join(self._format(row) for row in rows)
+        with interrupts_deferred():
+            self.stream.write(text)
+            self.stream.flush()
 
     def __exit__(self, *exc: object) -> None:
-        if self.fmt == "json":
-            self.stream.write("\n]\n" if self.count else "]\n")
-        self.stream.flush()
+        with interrupts_deferred():
+            if self.fmt == "json":
+                self.stream.write("\n]\n" if self.count else "]\n")
+            self.stream.flush()

@@ -1,135 +1,25 @@
-"""Pruning at initialisation and the scaling of kept weights (Dadoun et al. 2025, Section 4).
+"""Pruning at initialisation and the scaling of kept weights (paper Section 4): the public names.
 
-A pruned hidden layer is ``W^B = B o W`` with ``B = c 1{kept}`` (paper: "the mask may carry the scaling factor").
-Masks: ``random`` (iid Bernoulli(1-s), Theorem 4.1), ``magnitude`` (the top ``(1-s) n^2`` or top ``keep`` entries
-by ``|w|``, Theorem 4.3), ``magnitude-threshold`` (``|w| > t``, Theorem 4.2) and ``snip`` (the top entries by
-``|w * dLoss/dw|`` on a batch, Lee et al. 2019). ``scope="global"`` ranks over all hidden matrices at once.
-Scaling ``c``: law-level rules from :mod:`jacstab.theory.scaling`, or ``empirical``: per row, the realised
-energy of the row is restored, ``c_i = (sum_k w_ik^2 / sum_k kept w_ik^2)^{1/2}`` (any pruning method).
+The code lives in :mod:`jacstab.nets.pruning`; this module is the stable import path users rely on
+(``jacstab.pruning.masks_from_torch_prune``, ``jacstab.pruning.apply_masks``).
 """
 
-from __future__ import annotations
+from jacstab.nets.pruning import (
+    apply_masks,
+    apply_scaling,
+    masks_from_torch_prune,
+    random_masks,
+    row_energy_factors,
+    snip_scores,
+    top_masks,
+)
 
-import math
-from collections.abc import Sequence
-
-import torch
-
-from jacstab.theory.scaling import scaling_factor
-
-
-def random_masks(shapes: Sequence[tuple[int, int]], density: float, generators) -> list[torch.Tensor]:
-    """iid Bernoulli(density) boolean masks, one generator per matrix."""
-    return [torch.rand(*shape, generator=g, dtype=torch.float64) < density for shape, g in zip(shapes, generators)]
-
-
-def top_masks(scores: Sequence[torch.Tensor], keep: Sequence[int] | int, scope: str) -> list[torch.Tensor]:
-    """Keep the largest scores: ``keep[k]`` per matrix (``scope='layer'``) or ``keep`` over all (``'global'``)."""
-    if scope == "global":
-        flat = torch.cat([s.flatten() for s in scores])
-        total = min(int(keep if isinstance(keep, int) else sum(keep)), flat.numel())
-        keep_flat = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
-        keep_flat[torch.topk(flat, total, sorted=False).indices] = True  # exactly `total`, even with ties
-        return [m.view_as(s) for m, s in zip(keep_flat.split([s.numel() for s in scores]), scores)]
-    out = []
-    for s, r in zip(scores, keep if not isinstance(keep, int) else [keep] * len(scores)):
-        m = torch.zeros(s.numel(), dtype=torch.bool, device=s.device)
-        m[torch.topk(s.flatten(), int(r), sorted=False).indices] = True
-        out.append(m.view_as(s))
-    return out
-
-
-def snip_scores(weights: Sequence[torch.Tensor], w_in, w_out, phi, x: torch.Tensor, y: torch.Tensor):
-    """SNIP saliencies ``|w * dL/dw|`` of the hidden matrices for cross-entropy on the batch ``(x, y)``.
-
-    ``x``: ``batch x d`` inputs, ``y``: ``batch`` integer labels in ``[0, out_dim)`` (Lee, Ajanthan, Torr 2019).
-    """
-    ws = [w.detach().clone().requires_grad_(True) for w in weights]
-    h = x @ w_in.T
-    for w in ws:
-        h = phi(h) @ w.T
-    loss = torch.nn.functional.cross_entropy(phi(h) @ w_out.T, y)
-    grads = torch.autograd.grad(loss, ws)
-    return [(w.detach() * g).abs() for w, g in zip(ws, grads)]
-
-
-def row_energy_factors(w: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``empirical`` scaling: per-row ``(sum_k w_ik^2 / sum_k kept w_ik^2)^{1/2}`` (1 for an emptied row)."""
-    full = (w * w).sum(1)
-    kept = (w * w * mask).sum(1)
-    return torch.where(
-        kept > 0, torch.sqrt(full / torch.where(kept > 0, kept, torch.ones_like(kept))), torch.ones_like(kept)
-    )
-
-
-def apply_scaling(
-    weights: Sequence[torch.Tensor],
-    masks: Sequence[torch.Tensor],
-    rule: str,
-    *,
-    method: str,
-    n: int,
-    sigma2: float,
-    sparsity: float = 0.0,
-    threshold: float | None = None,
-    keep: int | None = None,
-) -> tuple[list[torch.Tensor], list[torch.Tensor | float]]:
-    """Return ``(c o 1{kept} o W for each layer, the factors c)``; ``c`` is a float or a per-row tensor."""
-    out, factors = [], []
-    if rule == "empirical":
-        for w, m in zip(weights, masks):
-            c = row_energy_factors(w, m)
-            out.append(w * m * c[:, None])
-            factors.append(c)
-        return out, factors
-    c = scaling_factor(rule, method, n=n, sigma2=sigma2, sparsity=sparsity, threshold=threshold, keep=keep)
-    if not math.isfinite(c):
-        raise ValueError(f"the {rule} scaling factor overflows at width {n} for this sparsity; use exact or empirical")
-    for w, m in zip(weights, masks):
-        out.append(w * m * c)
-        factors.append(c)
-    return out, factors
-
-
-def masks_from_torch_prune(modules: Sequence[torch.nn.Module]) -> list[torch.Tensor]:
-    """Boolean masks of modules pruned with ``torch.nn.utils.prune`` (their ``weight_mask`` buffers).
-
-    Raises ``ValueError`` naming the module that carries no mask. Use with :func:`apply_masks`.
-    """
-    out = []
-    for i, mod in enumerate(modules):
-        mask = getattr(mod, "weight_mask", None)
-        if mask is None:
-            raise ValueError(
-                f"module {i} ({type(mod).__name__}) has no weight_mask: prune it with "
-                "torch.nn.utils.prune first (e.g. prune.l1_unstructured(module, 'weight', amount=0.9))"
-            )
-        out.append(mask.detach() != 0)
-    return out
-
-
-def apply_masks(net, masks: Sequence[torch.Tensor], scaling: str = "empirical"):
-    """A copy of ``net`` whose hidden matrices are ``c o 1{mask} o W`` (masks e.g. from torch.nn.utils.prune).
-
-    ``scaling``: ``none``, ``random`` (``(1-s)^{-1/2}`` with the realised sparsity ``s`` of each matrix) or
-    ``empirical`` (per-row energy). Masks must be ``n x n``, one per hidden matrix.
-    """
-    from jacstab.ensembles import Network
-
-    if len(masks) != net.depth:
-        raise ValueError(f"need one mask per hidden matrix ({net.depth}), got {len(masks)}")
-    if scaling not in ("none", "random", "empirical"):
-        raise ValueError(f"scaling for external masks must be none, random or empirical, got {scaling!r}")
-    new = []
-    for k, (w, m) in enumerate(zip(net.weights, masks)):
-        if tuple(m.shape) != tuple(w.shape):
-            raise ValueError(f"mask {k} has shape {tuple(m.shape)}, expected {tuple(w.shape)}")
-        m = m.to(device=w.device, dtype=torch.bool)
-        if scaling == "empirical":
-            new.append(w * m * row_energy_factors(w, m)[:, None])
-        else:
-            density = m.float().mean().item()
-            if density == 0:
-                raise ValueError(f"mask {k} keeps no weight")
-            new.append(w * m * (density**-0.5 if scaling == "random" else 1.0))
-    return Network(net.spec, net.seed, new, net.w_in, net.w_out, net.activation)
+__all__ = [
+    "apply_masks",
+    "apply_scaling",
+    "masks_from_torch_prune",
+    "random_masks",
+    "row_energy_factors",
+    "snip_scores",
+    "top_masks",
+]

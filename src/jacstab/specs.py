@@ -8,56 +8,152 @@ JSON and hash to a short, stable identifier that the lab uses to name trials.
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import functools
 import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
-Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs"]
-Init = Literal["gaussian", "orthogonal"]
-Prune = Literal["none", "random", "magnitude", "magnitude-threshold", "snip"]
-Scaling = Literal["none", "random", "paper-magnitude", "exact", "empirical"]
-Scope = Literal["layer", "global"]
-Correlation = Literal["none", "row", "col", "ar1"]
+from jacstab._checks import (
+    ACTIVATIONS,
+    CORRELATIONS,
+    INITS,
+    PRUNES,
+    SCALINGS,
+    SCOPES,
+    Activation,
+    Correlation,
+    Init,
+    Prune,
+    Scaling,
+    Scope,
+    check_choice,
+    check_int,
+    check_real,
+    closest,
+)
 
-ACTIVATIONS: tuple[str, ...] = get_args(Activation)
-INITS: tuple[str, ...] = get_args(Init)
-PRUNES: tuple[str, ...] = get_args(Prune)
-SCALINGS: tuple[str, ...] = get_args(Scaling)
-SCOPES: tuple[str, ...] = get_args(Scope)
-CORRELATIONS: tuple[str, ...] = get_args(Correlation)
-
-
-def closest(name: str, choices: tuple[str, ...] | list[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest valid choice, or ``""`` when none is close."""
-    match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` naming the field, the value and the allowed choices."""
-    if value not in choices:
-        raise ValueError(f"{field} must be one of {', '.join(choices)}; got {value!r}{closest(str(value), choices)}")
+__all__ = ["ACTIVATIONS", "CORRELATIONS", "INITS", "PRUNES", "SCALINGS", "SCOPES", "CorrelationModel", "NetSpec",
+           "Pruning", "check_choice", "check_int", "check_real", "closest"]
 
 
-def check_int(field: str, value: Any, low: int, high: int | None = None) -> None:
-    """Raise ``ValueError`` unless ``value`` is an integer in ``[low, high]``."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-    ok = ok and (high is None or value <= high)
-    if not ok:
-        rng = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{field} must be an integer {rng}, got {value!r}")
+@dataclass(frozen=True)
+class Pruning:
+    """The pruning group of a :class:`NetSpec` (paper Section 4): one frozen, validated value passed whole.
+
+    Args:
+        method: ``none`` | ``random`` (Bernoulli(1-s), Theorem 4.1) | ``magnitude`` (top ``(1-s) n^2`` or top
+            ``keep`` by ``|w|``, Theorem 4.3) | ``magnitude-threshold`` (``|w| > threshold``, Theorem 4.2) |
+            ``snip`` (top ``|w dL/dw|`` on a batch).
+        sparsity: ``s`` in ``[0, 1)``, the fraction removed (not with ``magnitude-threshold``).
+        threshold: ``t > 0`` for ``magnitude-threshold`` (weight units).
+        keep: ``r``, entries kept per matrix by ``magnitude`` instead of ``sparsity`` (checked against ``n^2`` by
+            the spec).
+        scope: ``layer`` or ``global`` ranking.
+        scaling: ``none`` | ``random`` | ``paper-magnitude`` | ``exact`` | ``empirical`` (see
+            :mod:`jacstab.theory.scaling`).
+
+    Raises:
+        ValueError: naming the field, the value and what is allowed.
+    """
+
+    method: Prune = "none"
+    sparsity: float = 0.0
+    threshold: float | None = None
+    keep: int | None = None
+    scope: Scope = "layer"
+    scaling: Scaling = "none"
+
+    def __post_init__(self) -> None:
+        check_choice("prune", self.method, PRUNES)
+        check_choice("scaling", self.scaling, SCALINGS)
+        check_choice("prune_scope", self.scope, SCOPES)
+        check_real("sparsity", self.sparsity, 0.0, 1.0)
+        if self.sparsity >= 1.0:
+            raise ValueError(f"sparsity must be in [0, 1) (1 removes every weight), got {self.sparsity!r}")
+        if self.method == "none":
+            if self.sparsity or self.threshold is not None or self.keep is not None or self.scaling != "none":
+                raise ValueError("sparsity, threshold, keep and scaling need a pruning method (prune=...)")
+            return
+        self._check_method_fields()
+        if self.scaling == "paper-magnitude" and not self.method.startswith("magnitude"):
+            raise ValueError(f"scaling='paper-magnitude' applies to magnitude pruning, not prune={self.method!r}")
+        if self.scaling in ("exact", "paper-magnitude") and self.method == "snip":
+            raise ValueError(
+                f"scaling={self.scaling!r} needs a known weight law (gaussian init, random or "
+                "magnitude pruning); use scaling='empirical'"
+            )
+
+    def _check_method_fields(self) -> None:
+        if self.method == "magnitude-threshold":
+            if self.threshold is None:
+                raise ValueError("prune='magnitude-threshold' needs threshold > 0")
+            check_real("threshold", self.threshold, 0.0, 1e6, open_low=True)
+            if self.sparsity or self.keep is not None:
+                raise ValueError("magnitude-threshold takes threshold only (its sparsity follows from it)")
+        elif self.threshold is not None:
+            raise ValueError(f"threshold applies to prune='magnitude-threshold' only, not {self.method!r}")
+        if self.keep is not None:
+            if self.method != "magnitude":
+                raise ValueError("keep (top-r entries) applies to prune='magnitude' only")
+            check_int("keep", self.keep, 1)
+            if self.sparsity:
+                raise ValueError("give either sparsity or keep, not both")
+
+    @property
+    def active(self) -> bool:
+        """True when the hidden matrices are pruned."""
+        return self.method != "none"
+
+    def flat(self) -> dict[str, Any]:
+        """The user-facing flat keywords (``prune``, ``sparsity``, ... ``scaling``) of this group."""
+        return {"prune": self.method, "sparsity": self.sparsity, "threshold": self.threshold, "keep": self.keep,
+                "prune_scope": self.scope, "scaling": self.scaling}
 
 
-def check_real(field: str, value: Any, low: float, high: float, *, open_low: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is a finite real in ``[low, high]`` (``(low, high]`` if open_low)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if open_low else value >= low) and value <= high
-    if not ok:
-        rng = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
-        raise ValueError(f"{field} must be a finite number in {rng}, got {value!r}")
+@dataclass(frozen=True)
+class CorrelationModel:
+    """The correlated-weights group of a :class:`NetSpec` (paper Section 5 and structured alternatives).
+
+    Args:
+        eta: the paper's ``W = W_ind + eta w`` (one shared ``w`` per layer; ``corr = eta^2/(1+eta^2)``), ``>= 0``.
+        kind: ``none`` | ``row`` | ``col`` | ``ar1`` (see :mod:`jacstab.correlation`).
+        rho: the target correlation of ``kind``, in ``[0, 1)``.
+    """
+
+    eta: float = 0.0
+    kind: Correlation = "none"
+    rho: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_real("eta", self.eta, 0.0, 1e3)
+        check_choice("correlation", self.kind, CORRELATIONS)
+        check_real("rho", self.rho, 0.0, 0.999999)
+        if self.kind == "none" and self.rho != 0.0:
+            raise ValueError(f"rho={self.rho} needs a correlation kind (row, col or ar1)")
+
+    @property
+    def active(self) -> bool:
+        """True when the weights are correlated."""
+        return self.kind != "none" or self.eta > 0
+
+    @property
+    def pair_correlation(self) -> float:
+        """The correlation the model targets: ``eta^2/(1+eta^2)`` for the paper's model, else ``rho``."""
+        return self.eta**2 / (1 + self.eta**2) if self.eta > 0 else self.rho
+
+    @property
+    def variance_factor(self) -> float:
+        """Entry variance relative to ``sigma2/n``: ``1 + eta^2`` (row/col/ar1 keep the variance)."""
+        return 1.0 + self.eta**2
+
+
+# Fields of the first published spec (jacstab 0.1): always in the canonical form, so their hashes never change.
+# Fields added later appear in the canonical form only when they differ from their default.
+_V1_FIELDS = ("width", "depth", "activation", "sigma2", "init", "in_dim", "out_dim", "slope", "prune", "sparsity",
+              "threshold", "keep", "prune_scope", "scaling", "eta", "correlation", "rho")
+_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold")
 
 
 @dataclass(frozen=True)
@@ -119,56 +215,36 @@ class NetSpec:
     rho: float = 0.0
 
     def __post_init__(self) -> None:
-        check_int("width", self.width, 1)
-        check_int("depth", self.depth, 1)
+        for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         check_choice("activation", self.activation, ACTIVATIONS)
         check_real("sigma2", self.sigma2, 0.0, 1e6, open_low=True)
         check_choice("init", self.init, INITS)
-        if self.in_dim is not None:
-            check_int("in_dim", self.in_dim, 1)
-        check_int("out_dim", self.out_dim, 1)
         check_real("slope", self.slope, 0.0, 1.0)
-        self._check_pruning()
-        check_real("eta", self.eta, 0.0, 1e3)
-        check_choice("correlation", self.correlation, CORRELATIONS)
-        check_real("rho", self.rho, 0.0, 0.999999)
-        if (self.correlation != "none" or self.eta > 0) and self.init != "gaussian":
-            raise ValueError(f"correlated weights (eta, correlation) need init='gaussian', got init={self.init!r}")
-        if self.correlation == "none" and self.rho != 0.0:
-            raise ValueError(f"rho={self.rho} needs a correlation kind (row, col or ar1)")
-
-    def _check_pruning(self) -> None:
-        check_choice("prune", self.prune, PRUNES)
-        check_choice("scaling", self.scaling, SCALINGS)
-        check_choice("prune_scope", self.prune_scope, SCOPES)
-        check_real("sparsity", self.sparsity, 0.0, 1.0)
-        if self.sparsity >= 1.0:
-            raise ValueError(f"sparsity must be in [0, 1) (1 removes every weight), got {self.sparsity!r}")
-        if self.prune == "none":
-            if self.sparsity or self.threshold is not None or self.keep is not None or self.scaling != "none":
-                raise ValueError("sparsity, threshold, keep and scaling need a pruning method (prune=...)")
-            return
-        if self.prune == "magnitude-threshold":
-            if self.threshold is None:
-                raise ValueError("prune='magnitude-threshold' needs threshold > 0")
-            check_real("threshold", self.threshold, 0.0, 1e6, open_low=True)
-            if self.sparsity or self.keep is not None:
-                raise ValueError("magnitude-threshold takes threshold only (its sparsity follows from it)")
-        elif self.threshold is not None:
-            raise ValueError(f"threshold applies to prune='magnitude-threshold' only, not {self.prune!r}")
-        if self.keep is not None:
-            if self.prune != "magnitude":
-                raise ValueError("keep (top-r entries) applies to prune='magnitude' only")
-            check_int("keep", self.keep, 1, self.width * self.width)
-            if self.sparsity:
-                raise ValueError("give either sparsity or keep, not both")
-        if self.scaling == "paper-magnitude" and not self.prune.startswith("magnitude"):
-            raise ValueError(f"scaling='paper-magnitude' applies to magnitude pruning, not prune={self.prune!r}")
-        if self.scaling in ("exact", "paper-magnitude") and (self.prune == "snip" or self.init != "gaussian"):
+        pruning, corr = self.pruning, self.correlation_model  # validates both groups
+        if pruning.keep is not None:
+            check_int("keep", pruning.keep, 1, self.width * self.width)
+        if pruning.scaling in ("exact", "paper-magnitude") and self.init != "gaussian":
             raise ValueError(
-                f"scaling={self.scaling!r} needs a known weight law (gaussian init, random or "
+                f"scaling={pruning.scaling!r} needs a known weight law (gaussian init, random or "
                 "magnitude pruning); use scaling='empirical'"
             )
+        if corr.active and self.init != "gaussian":
+            raise ValueError(f"correlated weights (eta, correlation) need init='gaussian', got init={self.init!r}")
+
+    @functools.cached_property
+    def pruning(self) -> Pruning:
+        """The pruning fields as one frozen :class:`Pruning` value (validated)."""
+        return Pruning(self.prune, self.sparsity, self.threshold, self.keep, self.prune_scope, self.scaling)
+
+    @functools.cached_property
+    def correlation_model(self) -> CorrelationModel:
+        """The correlation fields as one frozen :class:`CorrelationModel` value (validated)."""
+        return CorrelationModel(self.eta, self.correlation, self.rho)
+
+    def unpruned(self) -> NetSpec:
+        """The parent law: the same spec with no pruning (a pruned net and its parent share ``W`` exactly)."""
+        return dataclasses.replace(self, **Pruning().flat())
 
     @property
     def input_dim(self) -> int:
@@ -181,13 +257,18 @@ class NetSpec:
         return math.sqrt(self.sigma2)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields, ``in_dim`` resolved so equal laws give equal dicts."""
-        d = dataclasses.asdict(self)
+        """Plain dict of the fields, ``in_dim`` resolved and numbers normalised, so equal laws give equal dicts.
+
+        Fields of jacstab 0.1 are always present; fields added since appear only when they differ from their
+        default, so adding a field never changes the canonical form (or hash) of an existing spec.
+        """
+        d = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name not in _V1_FIELDS and v == f.default:
+                continue
+            d[f.name] = float(v) if f.name in _FLOAT_FIELDS and v is not None else v
         d["in_dim"] = self.input_dim
-        for key in ("sigma2", "slope", "sparsity", "eta", "rho"):
-            d[key] = float(d[key])
-        if d["threshold"] is not None:
-            d["threshold"] = float(d["threshold"])
         return d
 
     @classmethod

@@ -1,14 +1,15 @@
 """Products of the masked layers ``W_d D_{d-1}`` in the log domain, exploiting the sparsity of ``D``.
 
-Notation (paper eq. 2, DESIGN.md section 1): ``J^(d) = W_d D_{d-1} ... W_1 D_0``. Let ``a_k`` be the support of
-``D_k`` (about ``n/2`` units for ReLU) and ``s_k`` its values there. Every column of ``J^(d)`` outside ``a_0`` is
-zero, so we only keep the columns in ``a_0``, and we only need the rows of ``J^(d-1)`` in ``a_{d-1}``:
+Notation (paper eq. 2): ``J^(d) = W_d D_{d-1} ... W_1 D_0``. Let ``a_k`` be the support of ``D_k`` (about ``n/2``
+units for ReLU) and ``s_k`` its values there. Every column of ``J^(d)`` outside ``a_0`` is zero, so we only keep
+the columns in ``a_0``, and we only need the rows of ``J^(d-1)`` in ``a_{d-1}``:
 
     P_0 = I_{|a_0|},    F_d = W_d[:, a_{d-1}] diag(s_{d-1}) P_{d-1}  (= J^(d)[:, a_0]),    P_d = F_d[a_d, :].
 
-An intermediate step only needs ``W_d[a_d, a_{d-1}]``: ``|a_d| |a_{d-1}| |a_0| ~ n^3/8`` multiply-adds for ReLU,
-8x fewer than the dense ``n^3``. ``P_d`` is renormalised to unit Frobenius norm after each step and the log of the
-factor accumulated, so no depth overflows or underflows.
+Each factor comes from its layer (:meth:`jacstab.nets.layers.Dense.factor`). An intermediate step only needs
+``W_d[a_d, a_{d-1}]``: ``|a_d| |a_{d-1}| |a_0| ~ n^3/8`` multiply-adds for ReLU, 8x fewer than the dense ``n^3``.
+``P_d`` is renormalised to unit Frobenius norm after each step and the log of the factor accumulated, so no depth
+overflows or underflows.
 """
 
 from __future__ import annotations
@@ -19,22 +20,10 @@ from collections.abc import Callable, Iterator
 import torch
 
 from jacstab.engine._krylov import top_eigs
-from jacstab.engine._masks import Mask
-from jacstab.ensembles import Network
-
-DENSE_NORM_MAX = 192  # below this many columns an SVD is cheaper than Lanczos
-
-
-def _block(w: torch.Tensor, cols: Mask, rows: Mask | None) -> torch.Tensor:
-    """``W[rows, cols] diag(s_cols)``; full masks are not indexed (no copy)."""
-    if rows is not None and not rows.full and cols.full:
-        w = w.index_select(0, rows.idx)
-    elif not cols.full:
-        # one flat gather (torch.take) is ~3x faster than advanced indexing or two index_select copies
-        r = torch.arange(w.shape[0], device=w.device) if rows is None or rows.full else rows.idx
-        flat = (r[:, None] * w.shape[1] + cols.idx).flatten()
-        w = torch.take(w.contiguous(), flat).view(r.numel(), cols.size)
-    return w if cols.val is None else w * cols.val
+from jacstab.engine._resolve import RunInfo, norm_by_svd
+from jacstab.engine.operators import FormedChain
+from jacstab.nets.layers import Gate
+from jacstab.nets.network import Network
 
 
 def _normalise(p: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -45,21 +34,28 @@ def _normalise(p: torch.Tensor) -> tuple[torch.Tensor, float]:
 
 
 def spectral_norm(
-    f: torch.Tensor, *, start: torch.Tensor | None = None, generator: torch.Generator | None = None
+    f: torch.Tensor,
+    *,
+    start: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    info: RunInfo | None = None,
 ) -> tuple[float, torch.Tensor | None]:
-    """``(||F||_2, top right singular vector)``; Lanczos on ``F^T F`` for wide ``F``, SVD when small or on
-    non-convergence (so the result is always accurate to the dtype's tolerance)."""
-    m = f.shape[1]
-    if min(f.shape) <= DENSE_NORM_MAX:
+    """``(||F||_2, top right singular vector or None)``: SVD for small ``F`` (:func:`norm_by_svd`), else Lanczos on
+    ``F^T F`` (warm-started with ``start``), falling back to the SVD when Lanczos does not converge (recorded in
+    ``info``), so the result is always accurate to the dtype's tolerance."""
+    if norm_by_svd(*f.shape):
         return float(torch.linalg.matrix_norm(f, ord=2)), None
+    m = f.shape[1]
     r = top_eigs(lambda v: f.T @ (f @ v), m, 1, dtype=f.dtype, device=f.device, start=start, generator=generator)
     if not r.converged:
+        if info is not None:
+            info.fallbacks.append(f"norm of a {tuple(f.shape)} prefix: Lanczos did not converge -> SVD")
         return float(torch.linalg.matrix_norm(f, ord=2)), None
     return math.sqrt(float(r.values[0])), r.vectors[:, :1]
 
 
 def prefix_products(
-    net: Network, ms: list[Mask], depth: int, *, every_depth: bool
+    net: Network, gates: list[Gate], depth: int, *, every_depth: bool
 ) -> Iterator[tuple[int, torch.Tensor | None, float]]:
     """Yield ``(d, F_d / e^ell, ell)`` with ``F_d = J^(d)[:, a_0]``: every depth if ``every_depth`` else the last.
 
@@ -68,17 +64,17 @@ def prefix_products(
     p: torch.Tensor | None = None  # None stands for the identity P_0
     ell = 0.0
     for d in range(1, depth + 1):
-        w, cols = net.weights[d - 1], ms[d - 1]
+        layer, cols = net.layers[d - 1], gates[d - 1]
         last = d == depth
         if every_depth or last:
-            blk = _block(w, cols, None)
+            blk = layer.factor(cols, None)
             f = blk if p is None else blk @ p
             yield d, f, ell
             if last:
                 return
-            p = f if ms[d].full else f.index_select(0, ms[d].idx)
+            p = f if gates[d].full else f.index_select(0, gates[d].idx)
         else:
-            blk = _block(w, cols, ms[d])
+            blk = layer.factor(cols, gates[d])
             p = blk if p is None else blk @ p
         p, step = _normalise(p)
         ell += step
@@ -90,61 +86,28 @@ def prefix_products(
 
 
 def depth_curve_dense(
-    net: Network, ms: list[Mask], depth: int, callback: Callable[[int], None] | None = None
+    net: Network,
+    gates: list[Gate],
+    depth: int,
+    callback: Callable[[int], None] | None = None,
+    info: RunInfo | None = None,
 ) -> torch.Tensor:
     """``log ||J^(d)||`` for ``d = 1..depth`` from one pass (warm-started Lanczos at every depth)."""
     out = torch.empty(depth, dtype=torch.float64)
     v = None
     g = torch.Generator().manual_seed(0)
-    for d, f, ell in prefix_products(net, ms, depth, every_depth=True):
+    for d, f, ell in prefix_products(net, gates, depth, every_depth=True):
         if f is None:
             out[d - 1] = -math.inf
         else:
-            nrm, v = spectral_norm(f, start=v, generator=g)
+            nrm, v = spectral_norm(f, start=v, generator=g, info=info)
             out[d - 1] = ell + (math.log(nrm) if nrm > 0 else -math.inf)
         if callback is not None:
             callback(d)
     return out
 
 
-def product_at(net: Network, ms: list[Mask], depth: int) -> tuple[torch.Tensor | None, float]:
-    """``(F / e^ell, ell)`` with ``F = J^(depth)[:, a_0]`` formed densely (``F`` is None when ``J = 0``)."""
-    ((_, f, ell),) = prefix_products(net, ms, depth, every_depth=False)
-    return f, ell
-
-
-class MatrixFreeJacobian:
-    """``J^(depth) / e^c`` applied to blocks of vectors without forming it (``c = sum_d log c_d`` fixed).
-
-    ``c_d`` is the growth of a probe vector at layer ``d`` (a one-column Benettin pass), so the scaled operator has
-    norm ``e^{O(fluctuations)}`` and nothing overflows at any depth; it is a fixed linear operator, as Lanczos needs.
-    Cost of ``J v``: ``sum_d |a_d| |a_{d-1}|`` multiply-adds per column (``~L n^2/4`` for ReLU).
-    """
-
-    def __init__(self, net: Network, ms: list[Mask], depth: int, generator: torch.Generator | None = None):
-        self.blocks = [_block(net.weights[d - 1], ms[d - 1], ms[d] if d < depth else None) for d in range(1, depth + 1)]
-        self.n_in = ms[0].size
-        self.n_out = net.width
-        g = generator if generator is not None else torch.Generator().manual_seed(1)
-        v = torch.randn(self.n_in, 1, generator=g, dtype=torch.float64).to(self.blocks[0])
-        self.scales: list[float] = []
-        for b in self.blocks:
-            v = b @ v
-            s = float(torch.linalg.vector_norm(v))
-            s = s if s > 0 and math.isfinite(s) else 1.0
-            v = v / s
-            self.scales.append(s)
-        self.log_scale = sum(math.log(s) for s in self.scales)
-
-    def matmat(self, v: torch.Tensor) -> torch.Tensor:
-        for b, s in zip(self.blocks, self.scales):
-            v = (b @ v) / s
-        return v
-
-    def rmatmat(self, u: torch.Tensor) -> torch.Tensor:
-        for b, s in zip(reversed(self.blocks), reversed(self.scales)):
-            u = (b.T @ u) / s
-        return u
-
-    def gram(self, v: torch.Tensor) -> torch.Tensor:
-        return self.rmatmat(self.matmat(v))
+def product_at(net: Network, gates: list[Gate], depth: int) -> FormedChain | None:
+    """``J^(depth)[:, a_0]`` formed densely as a :class:`FormedChain` (None when ``J = 0`` exactly)."""
+    ((_, f, ell),) = prefix_products(net, gates, depth, every_depth=False)
+    return None if f is None else FormedChain(f, ell)

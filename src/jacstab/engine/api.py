@@ -1,95 +1,38 @@
-"""Public measurement functions: depth curves, singular values and Lyapunov exponents of ``J``.
+"""Public measurement functions: depth curves, singular values, Lyapunov exponents and the Jacobian operator.
 
 Every quantity is computed in the log domain (a product kept as ``F e^ell`` with ``||F|| ~ 1``), so nothing
 overflows or underflows at any depth; values are returned as natural logs where they could leave the float range.
+The backend is chosen in one place (:mod:`jacstab.engine._resolve`); ``return_info=True`` says which ran.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
-from typing import Literal
 
-import numpy as np
 import torch
 
-from jacstab.engine._chain import (
-    MatrixFreeJacobian,
-    depth_curve_dense,
-    product_at,
-    spectral_norm,
-)
-from jacstab.engine._generic import check_callable_input, jacobian_dense, svals_jvp
+from jacstab._checks import Method, check_int
+from jacstab.engine._chain import depth_curve_dense, product_at, spectral_norm
 from jacstab.engine._krylov import top_eigs
 from jacstab.engine._lyapunov import lyapunov_qr
-from jacstab.engine._masks import check_depth, check_input, masks
-from jacstab.ensembles import Network, sample
-from jacstab.specs import check_choice, check_int
-
-Method = Literal["auto", "dense", "lanczos", "jacrev", "jvp"]
-METHODS = ("auto", "dense", "lanczos", "jacrev", "jvp")
-LANCZOS_MIN_WIDTH = 1024  # auto: matrix-free top-k from this width on (benchmarks/bench_core.py: 1.3-2x faster)
+from jacstab.engine._masks import check_depth, check_input, check_network, masks
+from jacstab.engine._resolve import RunInfo, plan_callable, plan_network
+from jacstab.engine.operators import FuncJacobian, JacobianOperator, MatrixFreeChain
+from jacstab.nets.network import Network
+from jacstab.nets.sampling import sample
+from jacstab.nets.streams import STREAM_INDEPENDENT, child_seed
 
 
 def _check_k(k: int | None, limit: int) -> int:
-    if k is None:
-        return limit
-    check_int("k", k, 1)
-    return min(k, limit)
-
-
-def depth_curve(
-    net: Network,
-    x: torch.Tensor | None = None,
-    *,
-    independent: bool = False,
-    callback: Callable[[int], None] | None = None,
-) -> torch.Tensor:
-    """``log ||J^(d)||_2`` for ``d = 1..L`` (natural log, float64, shape ``(L,)``).
-
-    .. math:: J^{(d)} = W_d D_{d-1} \\cdots W_1 D_0, \\qquad D_k = \\mathrm{diag}(\\phi'(Y_k))
-
-    (Dadoun et al. 2025, eq. 2; the paper's Figures 1-4 plot ``||J^(d)||`` against ``d``.) One pass over the layers
-    forms the prefix products ``J^(d)`` restricted to active units (``~n^3/4`` multiply-adds a layer for ReLU
-    instead of ``n^3``); ``||J^(d)||`` comes from Lanczos on ``J^(d)T J^(d)`` warm-started with the previous top
-    right singular vector (relative accuracy ``1e-10`` in float64, ``1e-6`` in float32, with an SVD fallback).
-
-    Args:
-        net: a sampled network; x: raw input of shape ``(in_dim,)`` (default: the spec's normalised input).
-        independent: the prefixes of one network share their first layers, so the curve's points are correlated
-            (each ``J^(d)`` still has exactly the law of a depth-``d`` network's Jacobian). With ``True`` every depth
-            uses an independently drawn depth-``d`` network from ``net.spec`` (the paper's protocol), at
-            ``L(L+1)/2`` layer products instead of ``L``.
-        callback: called with ``d`` after each depth (progress reporting).
-
-    Returns ``-inf`` at depths where ``J^(d) = 0`` exactly (e.g. every ReLU unit inactive).
-    """
-    x = check_input(net, x)
-    if not independent:
-        ms = masks(net, x)
-        return depth_curve_dense(net, ms, net.depth, callback)
-    out = torch.empty(net.depth, dtype=torch.float64)
-    for d in range(1, net.depth + 1):
-        seed = int(np.random.SeedSequence(net.seed, spawn_key=(7, d)).generate_state(1, dtype=np.uint32)[0])
-        sub = sample(dataclasses.replace(net.spec, depth=d), seed, dtype=net.dtype, device=net.device)
-        out[d - 1] = log_norm(sub, x)
-        if callback is not None:
-            callback(d)
-    return out
-
-
-def log_norm(net: Network, x: torch.Tensor | None = None, depth: int | None = None, method: Method = "auto") -> float:
-    """``log ||J^(depth)||_2`` (natural log) at one depth, default ``L``: see :func:`singular_values`."""
-    return float(singular_values(net, x, k=1, depth=depth, method=method, log=True)[0])
+    return limit if k is None else min(check_int("k", k, 1), limit)
 
 
 def _finish(logs: torch.Tensor, total: int, k: int, log: bool) -> torch.Tensor:
     """Sort descending, pad with exact zeros (``-inf`` logs) up to ``total``, keep ``k``, exponentiate if asked."""
     logs = torch.sort(logs.detach().to(torch.float64).cpu(), descending=True).values  # plain numbers out
     if logs.numel() < k:
-        pad = torch.full((k - logs.numel(),), -math.inf, dtype=torch.float64)
-        logs = torch.cat([logs, pad])
+        logs = torch.cat([logs, torch.full((k - logs.numel(),), -math.inf, dtype=torch.float64)])
     logs = logs[:k]
     if log:
         return logs
@@ -98,39 +41,160 @@ def _finish(logs: torch.Tensor, total: int, k: int, log: bool) -> torch.Tensor:
     return torch.exp(logs)
 
 
-def _svals_network(net, x, k, depth, method, log):
+def depth_curve(
+    net: Network,
+    x: torch.Tensor | None = None,
+    *,
+    method: Method = "auto",
+    independent: bool = False,
+    callback: Callable[[int], None] | None = None,
+    return_info: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, RunInfo]:
+    """``log ||J^(d)||_2`` for ``d = 1..L`` (natural log, float64, shape ``(L,)``).
+
+    .. math:: J^{(d)} = W_d D_{d-1} \\cdots W_1 D_0, \\qquad D_k = \\mathrm{diag}(\\phi'(Y_k))
+
+    (Dadoun et al. 2025, eq. 2; the paper's Figures 1-4 plot ``||J^(d)||`` against ``d``.) With ``method="auto"``
+    or ``"dense"`` one pass over the layers forms the prefix products ``J^(d)`` restricted to active units
+    (``~n^3/4`` multiply-adds a layer for ReLU instead of ``n^3``); ``||J^(d)||`` comes from an SVD for small
+    prefixes and from Lanczos on ``J^(d)T J^(d)`` warm-started with the previous top right singular vector otherwise
+    (relative accuracy ``1e-10`` in float64, ``1e-6`` in float32, with an SVD fallback). ``lanczos``, ``jacrev`` and
+    ``jvp`` compute each depth separately with that backend of :func:`singular_values` (``L`` times the work; for
+    cross-checks).
+
+    Args:
+        net: a sampled network; x: raw input of shape ``(in_dim,)`` (default: the spec's normalised input).
+        method: ``auto`` | ``dense`` | ``lanczos`` | ``jacrev`` | ``jvp``.
+        independent: the prefixes of one network share their first layers, so the curve's points are correlated
+            (each ``J^(d)`` still has exactly the law of a depth-``d`` network's Jacobian). With ``True`` every depth
+            uses an independently drawn depth-``d`` network from ``net.spec`` (the paper's protocol), at
+            ``L(L+1)/2`` layer products instead of ``L``. Only for sampled networks (a network masked from outside
+            cannot be redrawn from its spec).
+        callback: called with ``d`` after each depth (progress reporting).
+        return_info: also return a :class:`~jacstab.engine._resolve.RunInfo` (method, fallbacks).
+
+    Returns:
+        The curve (``-inf`` at depths where ``J^(d) = 0`` exactly), and the RunInfo if asked.
+
+    Raises:
+        TypeError: ``net`` is not a Network. ValueError: bad ``x`` or ``method``; ``independent`` with a masked net.
+    """
+    net = check_network(net)
+    x = check_input(net, x)
+    plan = plan_network(net.width, 1, method)
+    info = RunInfo(method, "dense" if method == "auto" else plan.method, "auto: one pass over the prefix products")
+    if independent and net.provenance.kind != "sampled":
+        raise ValueError(
+            "independent=True redraws a network per depth from net.spec, which would drop the masks applied to "
+            "this network; measure it with independent=False"
+        )
+    if not independent and info.method == "dense":
+        out = depth_curve_dense(net, masks(net, x), net.depth, callback, info)
+        return (out, info) if return_info else out
+    out = torch.empty(net.depth, dtype=torch.float64)
+    for d in range(1, net.depth + 1):
+        sub = net
+        if independent:
+            sub = sample(net.spec.replace(depth=d), child_seed(net.seed, STREAM_INDEPENDENT, d), net.dtype, net.device)
+        vals, sub_info = singular_values(sub, x, k=1, depth=d, method=info.method, log=True, return_info=True)
+        out[d - 1] = vals[0]
+        info.fallbacks += [f"depth {d}: {f}" for f in sub_info.fallbacks]
+        if callback is not None:
+            callback(d)
+    return (out, info) if return_info else out
+
+
+def log_norm(net: Network, x: torch.Tensor | None = None, depth: int | None = None, method: Method = "auto") -> float:
+    """``log ||J^(depth)||_2`` (natural log) at one depth, default ``L``: see :func:`singular_values`."""
+    return float(singular_values(net, x, k=1, depth=depth, method=method, log=True)[0])
+
+
+def jacobian_operator(
+    obj: Network | Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor | None = None,
+    *,
+    depth: int | None = None,
+    method: Method = "auto",
+) -> JacobianOperator:
+    """The Jacobian as a :class:`~jacstab.engine.operators.JacobianOperator` ``A`` with ``J = e^{log_scale} A``.
+
+    For a Network, ``J^(depth)`` on the active input units ``a_0`` (other columns of ``J`` are zero): ``dense``
+    forms the product in the log domain, ``lanczos`` (default for ``auto``) applies the layers matrix-free,
+    ``jacrev``/``jvp`` go through ``torch.func`` on :meth:`Network.hidden_map` (all input units). For a callable
+    ``f``, ``df/dx`` at ``x`` through ``torch.func``. Use ``op @ v``, ``op.rmatmat(u)``, ``op.dense()`` or
+    ``op.to_scipy()`` (``scipy.sparse.linalg.svds(op.to_scipy(), k)`` gives the same singular values).
+
+    Returns ``None`` for a Network whose ``J^(depth)`` is exactly zero.
+    """
+    if not isinstance(obj, Network):
+        return FuncJacobian(obj, _callable_input(obj, x))
+    net = obj
+    x, depth = check_input(net, x), check_depth(net, depth)
+    m = "lanczos" if method == "auto" else plan_network(net.width, 1, method).method
+    if m in ("jacrev", "jvp"):
+        return FuncJacobian(lambda y: net.hidden_map(y, depth), net.input_map(x), m)
+    gates = masks(net, x, depth)
+    if min(g.size for g in gates) == 0:
+        return None
+    return MatrixFreeChain(net, gates, depth) if m == "lanczos" else product_at(net, gates, depth)
+
+
+def _callable_input(f, x: torch.Tensor | None) -> torch.Tensor:
+    if not callable(f):
+        raise TypeError(
+            f"obj must be a jacstab Network or a torch callable, got {type(f).__name__}"
+            + (" (a NetSpec is a law: draw a network with jacstab.sample(spec, seed))" if type(f).__name__ == "NetSpec"
+               else "")
+        )
+    if x is None:
+        raise ValueError("x is required when the object is a torch callable (the point where J = df/dx is taken)")
+    if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.numel() == 0:
+        raise ValueError(f"x must be a non-empty 1-D torch.Tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    if not x.is_floating_point() or not bool(torch.isfinite(x).all()):
+        raise ValueError("x must be a finite floating-point tensor")
+    return x
+
+
+def _top_k(op: JacobianOperator, k: int, info: RunInfo, block: int | None = None) -> torch.Tensor | None:
+    """``log`` of the top-``k`` singular values of ``op`` by block Lanczos on ``A^T A`` (None if not converged)."""
+    kk = min(k, op.shape[1])
+    r = top_eigs(op.gram, op.shape[1], kk, dtype=op.dtype, device=op.device, block=block)
+    if not r.converged:
+        return None
+    return op.log_scale + 0.5 * torch.log(r.values)
+
+
+def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) -> tuple[torch.Tensor, int]:
     n = net.width
     k = _check_k(k, n)
-    if method == "auto":
-        method = "lanczos" if n >= LANCZOS_MIN_WIDTH and k <= n // 8 else "dense"
-    if method in ("jacrev", "jvp"):
-        y0 = net.w_in @ x
-        f = lambda y: net.hidden_map(y, depth)  # noqa: E731
-        s = torch.linalg.svdvals(jacobian_dense(f, y0)) if method == "jacrev" else svals_jvp(f, y0, k)
-        return _finish(torch.log(s), n, k, log)
-    ms = masks(net, x, depth)  # only the analytic paths need the masks
-    if min(m.size for m in ms) == 0:
-        return _finish(torch.empty(0), n, k, log)
-    if method == "lanczos":
-        op = MatrixFreeJacobian(net, ms, depth)
-        r = top_eigs(
-            op.gram,
-            op.n_in,
-            min(k, op.n_in),
-            dtype=net.dtype,
-            device=net.device,
-            # k = 1: a single vector converges in ~10 steps; k > 1: matmats are memory-bound, so a wide block
-            # costs about as much per step as a thin one and needs far fewer steps.
-            block=1 if k == 1 else min(max(2 * k, 32), op.n_in),
-        )
-        if r.converged:
-            return _finish(op.log_scale + 0.5 * torch.log(r.values), n, k, log)
-        method = "dense"  # not converged within the Krylov budget: exact fallback
-    f, ell = product_at(net, ms, depth)
-    if f is None:
-        return _finish(torch.empty(0), n, k, log)
-    s = torch.tensor([spectral_norm(f)[0]], dtype=torch.float64) if k == 1 else torch.linalg.svdvals(f)
-    return _finish(ell + torch.log(s), n, k, log)
+    if info.method in ("jacrev", "jvp"):
+        op = jacobian_operator(net, x, depth=depth, method=info.method)
+        return _svals_func(op, k, info), n
+    gates = masks(net, x, depth)  # only the analytic paths need the gates
+    if min(g.size for g in gates) == 0:
+        return torch.empty(0), n
+    if info.method == "lanczos":
+        op = MatrixFreeChain(net, gates, depth)
+        # k = 1: a single vector converges in ~10 steps; k > 1: matmats are memory-bound, so a wide block
+        # costs about as much per step as a thin one and needs far fewer steps.
+        logs = _top_k(op, k, info, block=1 if k == 1 else min(max(2 * k, 32), op.shape[1]))
+        if logs is not None:
+            return logs, n
+        info.fell_back("dense", "Lanczos did not converge within its Krylov budget")
+    op = product_at(net, gates, depth)
+    if op is None:
+        return torch.empty(0), n
+    s = torch.tensor([spectral_norm(op.f, info=info)[0]], dtype=torch.float64) if k == 1 else torch.linalg.svdvals(op.f)
+    return op.log_scale + torch.log(s), n
+
+
+def _svals_func(op: FuncJacobian, k: int | None, info: RunInfo) -> torch.Tensor:
+    if info.method == "jvp":
+        logs = _top_k(op, _check_k(k, op.shape[1]), info)
+        if logs is not None:
+            return logs
+        info.fell_back("jacrev", "jvp Lanczos did not converge within its Krylov budget")
+    return torch.log(torch.linalg.svdvals(op.dense()))
 
 
 def singular_values(
@@ -141,49 +205,55 @@ def singular_values(
     method: Method = "auto",
     *,
     log: bool = False,
-) -> torch.Tensor:
+    return_info: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, RunInfo]:
     """Singular values ``sigma_1 >= sigma_2 >= ...`` of the Jacobian, descending (float64, on the CPU).
 
     For a :class:`~jacstab.Network`: ``J^(depth) = W_depth D_{depth-1} ... W_1 D_0 = dY_depth/dY_0`` (paper eq. 2),
     all ``n`` values (``k=None``) or the top ``k``. For any torch callable ``f: R^m -> R^m'``: ``J = df/dx`` at
     ``x`` (required), ``min(m, m')`` values.
 
-    Methods (every one selectable, all agree to the dtype's tolerance where they apply):
+    Methods (every one selectable, all agree to the dtype's tolerance where they apply; the choice for ``auto``
+    and every threshold live in :mod:`jacstab.engine._resolve`):
 
     * ``dense``: the product formed in the log domain on active units, then ``svdvals`` (or Lanczos for ``k=1``).
-      Values below ``eps * sigma_1`` are not resolved (backward stability of the SVD); use ``log=True`` at depths
-      where values leave the float range.
+      Values below ``eps * sigma_1`` are not resolved (backward stability of the SVD).
     * ``lanczos``: matrix-free block Lanczos on ``J^T J`` through the masked layers (``~L n^2/4`` multiply-adds
-      per vector for ReLU); top-``k`` only; the fastest for wide nets and small ``k``.
+      per vector for ReLU); top-``k`` only; falls back to ``dense`` when it does not converge.
     * ``jacrev``: ``torch.func.jacrev`` + ``torch.linalg.svdvals`` (the baseline; no log domain, overflows deep).
-    * ``jvp``: matrix-free Lanczos with ``torch.func`` jvp/vjp (any callable).
+    * ``jvp``: matrix-free Lanczos with ``torch.func`` jvp/vjp (any callable); falls back to ``jacrev``.
     * ``auto``: ``lanczos`` for width >= 1024 and ``k <= n/8``, else ``dense`` (Network); ``jacrev`` for
       callables unless ``k`` is small and ``m > 1024``.
 
     Args:
+        obj: a sampled Network or a torch callable; x: the input (Network: raw input of shape ``(in_dim,)``,
+            default the normalised input; callable: required, 1-D).
+        k: how many (default all); depth: ``1..L`` (Network only, default ``L``); method: see above.
         log: return ``log sigma_i`` (``-inf`` for exact zeros) instead of ``sigma_i``.
+        return_info: also return the :class:`~jacstab.engine._resolve.RunInfo` (method that ran, fallbacks).
 
     Raises:
+        TypeError: ``obj`` is neither. ValueError: bad ``x``, ``k``, ``depth`` or ``method``.
         OverflowError: when ``log=False`` and a value exceeds the float64 range.
     """
-    check_choice("method", method, METHODS)
     if isinstance(obj, Network):
-        x = check_input(obj, x)
-        return _svals_network(obj, x, k, check_depth(obj, depth), method, log)
-    if not callable(obj):
-        raise TypeError(f"obj must be a jacstab Network or a torch callable, got {type(obj).__name__}")
-    if depth is not None:
-        raise ValueError("depth applies to a jacstab Network only; for a callable, pass the function itself")
-    x = check_callable_input(obj, x)
-    if method in ("dense", "lanczos"):
-        method = "jacrev" if method == "dense" else "jvp"
-    if method == "auto":
-        method = "jvp" if k is not None and x.numel() > 1024 and k <= x.numel() // 8 else "jacrev"
-    if method == "jacrev":
-        s = torch.linalg.svdvals(jacobian_dense(obj, x))
-        return _finish(torch.log(s), s.numel(), _check_k(k, s.numel()), log)
-    kk = _check_k(k, x.numel())
-    return _finish(torch.log(svals_jvp(obj, x, kk)), kk, kk, log)
+        x, depth = check_input(obj, x), check_depth(obj, depth)
+        plan = plan_network(obj.width, _check_k(k, obj.width), method)
+        info = RunInfo(method, plan.method, plan.reason)
+        logs, total = _svals_network(obj, x, k, depth, info)
+        kk = _check_k(k, obj.width)
+    else:
+        if depth is not None:
+            raise ValueError("depth applies to a jacstab Network only; for a callable, pass the function itself")
+        x = _callable_input(obj, x)
+        plan = plan_callable(x.numel(), k, method)
+        info = RunInfo(method, plan.method, plan.reason)
+        op = FuncJacobian(obj, x)
+        logs = _svals_func(op, k, info)
+        total = logs.numel() if info.method == "jacrev" else _check_k(k, x.numel())
+        kk = _check_k(k, total)
+    out = _finish(logs, total, kk, log)
+    return (out, info) if return_info else out
 
 
 def lyapunov_exponents(
@@ -198,9 +268,12 @@ def lyapunov_exponents(
     exponents of the product (Oseledets); for Gaussian ``N(0, sigma2/n)`` linear layers they tend to
     ``(log(2 sigma2/n) + psi((n-i+1)/2))/2`` (Newman 1986), see ``jacstab.theory``. Natural log, float64.
     ``seed`` fixes the random initial frame. Directions beyond the rank of ``J`` get ``-inf``.
+
+    Raises:
+        TypeError: ``net`` is not a Network. ValueError: bad ``x``, ``k`` or ``seed``.
     """
+    net = check_network(net)
     x = check_input(net, x)
     k = _check_k(k, net.width)
-    check_int("seed", seed, 0)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
     return lyapunov_qr(net, masks(net, x), k, g)

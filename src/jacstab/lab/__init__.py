@@ -1,5 +1,7 @@
-"""The lab: results store (sweeps, executors, figures and report are issue 4's remaining parts)."""
+"""The lab: trials and the metric registry, experiments, the crash-safe store, executors, analysis, figures, report."""
 
-from jacstab.lab.store import DEFAULT_PATH, Store, TrialResult, trial_id
+from jacstab.lab.metrics import METRICS, REGISTRY, Metric
+from jacstab.lab.store import DEFAULT_PATH, Store, TrialResult
+from jacstab.lab.trials import MetricCall, Trial
 
-__all__ = ["DEFAULT_PATH", "Store", "TrialResult", "trial_id"]
+__all__ = ["DEFAULT_PATH", "METRICS", "REGISTRY", "Metric", "MetricCall", "Store", "Trial", "TrialResult"]

@@ -3,7 +3,7 @@
 .. code-block:: toml
 
     name = "fig1"
-    metrics = ["depth_curve"]      # depth_curve | spectrum | lyapunov | certificate
+    metrics = ["depth_curve"]      # depth_curve | spectrum | lyapunov | certificate (jacstab.lab.metrics)
     seeds = 3                      # seed indices seed0 .. seed0 + seeds - 1
     seed0 = 0
     k = 16                         # optional: top-k for spectrum / lyapunov (default: all)
@@ -29,31 +29,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jacstab.specs import NetSpec, closest
+from jacstab._checks import closest, is_int
+from jacstab.lab.metrics import METRICS, get_metric
+from jacstab.lab.trials import MetricCall, Trial
+from jacstab.specs import NetSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-METRICS = ("depth_curve", "spectrum", "lyapunov", "certificate")
+MAX_TRIALS = 1_000_000  # grid points x seeds: checked before anything is built
 TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "net", "grid")
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(NetSpec))
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A validated experiment: its specs (grid points) x seeds x metrics."""
+    """A validated experiment: its specs (grid points) x seeds x metric calls."""
 
     name: str
     specs: tuple[NetSpec, ...]
     seeds: tuple[int, ...]
-    metrics: tuple[str, ...]
-    k: int | None = None
+    metrics: tuple[MetricCall, ...]
 
-    def trials(self) -> list[tuple[NetSpec, int]]:
-        """Every (spec, seed) pair, in a fixed order."""
-        return [(spec, seed) for spec in self.specs for seed in self.seeds]
+    def trials(self) -> list[Trial]:
+        """Every trial (spec x seed), in a fixed order."""
+        return [Trial(spec, seed, self.metrics) for spec in self.specs for seed in self.seeds]
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.metrics)
 
 
 def _fail(where: str, msg: str) -> None:
@@ -80,10 +86,9 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
             )
     seeds, seed0, k = data.get("seeds", 1), data.get("seed0", 0), data.get("k")
     for key, v, low in (("seeds", seeds, 1), ("seed0", seed0, 0)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+        if not is_int(v) or v < low:
             _fail(where, f"key {key!r} must be an integer >= {low}, got {v!r}")
-    if k is not None and (not isinstance(k, int) or k < 1):
-        _fail(where, f"key 'k' must be an integer >= 1, got {k!r}")
+    calls = _metric_calls(where, metrics, k)
     net, grid = data.get("net", {}), data.get("grid", {})
     for key, table in (("net", net), ("grid", grid)):
         if not isinstance(table, dict):
@@ -94,6 +99,12 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
             _fail(where, f"[grid] key {key!r} must be a non-empty list, got {values!r}")
         if key in net:
             _fail(where, f"key {key!r} is both in [net] and in [grid]")
+    points = 1
+    for values in grid.values():
+        points *= len(values)
+    if points * seeds > MAX_TRIALS:
+        total = points * seeds
+        _fail(where, f"{points} grid points x {seeds} seeds = {total:,} trials exceeds {MAX_TRIALS:,}; split it")
     specs = []
     for point in itertools.product(*grid.values()):
         fields = {**net, **dict(zip(grid, point))}
@@ -101,7 +112,19 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
             specs.append(NetSpec(**fields))
         except (TypeError, ValueError) as e:
             _fail(where, f"grid point {dict(zip(grid, point))}: {e}")
-    return Experiment(str(name), tuple(specs), tuple(range(seed0, seed0 + seeds)), tuple(metrics), k)
+    return Experiment(str(name), tuple(specs), tuple(range(seed0, seed0 + seeds)), calls)
+
+
+def _metric_calls(where: str, metrics: list, k: Any) -> tuple[MetricCall, ...]:
+    """One :class:`MetricCall` per metric; ``k`` goes to the metrics that read it and must be read by one."""
+    if len(set(metrics)) != len(metrics):
+        _fail(where, f"key 'metrics' lists a metric twice: {metrics}")
+    if k is not None and (not is_int(k) or k < 1):
+        _fail(where, f"key 'k' must be an integer >= 1, got {k!r}")
+    readers = [m for m in metrics if "k" in get_metric(m).params]
+    if k is not None and not readers:
+        _fail(where, "key 'k' applies to spectrum and lyapunov, and neither is in 'metrics'")
+    return tuple(MetricCall.make(m, **({"k": k} if m in readers and k is not None else {})) for m in metrics)
 
 
 def load_experiment(path: str | Path) -> Experiment:

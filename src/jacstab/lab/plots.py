@@ -1,27 +1,27 @@
-"""Figures in the paper's style: log10 ||J|| vs depth, mean and a band over seeds, one curve per setting, theory
-overlaid. matplotlib is imported here only (never by the math core).
+"""Figures in the paper's style: log10 ||J|| vs depth, mean and a 95% confidence band over seeds, one curve per
+setting, theory overlaid where it applies. matplotlib is imported here only (never by the math core).
 
-Theory per setting (dashed, same colour): the free-probability prediction ``log ||J^(d)||`` (n -> inf) for ReLU
-masks and Gaussian weights of effective variance ``2 (1 + (ii))``, where ``(ii)`` is the signed law-level
-condition (ii) of Theorem 3.1 (``sigma2/2 - 1`` unpruned; the scaling's residual when pruned; ``(1+eta^2)``
-for the correlated model); its slope is Theorem 2.2's ``(1/2) log(sigma2_eff / 2)``. The iid critical reference
-(``sigma2 = 2``, the paper's ``J^iid``) is the black dotted curve.
+Theory comes from :func:`jacstab.theory.predict` (the free-probability ``log ||J^(d)||`` as ``n -> inf``, for every
+activation and law it covers); settings it does not cover get no dashed line and say "no prediction" in the
+legend. Bands and means come from :mod:`jacstab.lab.analysis`; depths where some seeds' ``J`` is exactly zero are
+marked, never dropped silently.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from jacstab.certify import law_quantities
+from jacstab.lab.analysis import Band, mean_band
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.store import Store, trial_id
+from jacstab.lab.store import Store
 from jacstab.specs import NetSpec
-from jacstab.theory import predicted_log_norm
+from jacstab.theory import predict
+from jacstab.theory.predict import Prediction
 
 LN10 = math.log(10.0)
 
@@ -33,23 +33,31 @@ class Curves:
     spec: NetSpec
     log_norm: np.ndarray
 
-    def predicted(self) -> np.ndarray:
-        """Free-probability ``log ||J^(d)||`` at the law's effective variance (NaN where the law is unknown)."""
-        ii = law_quantities(self.spec)[1]
-        if not math.isfinite(ii) or ii <= -1:
-            return np.full(self.spec.depth, np.nan)
-        return np.array([predicted_log_norm(d, 0.5, 2.0 * (1.0 + ii)) for d in range(1, self.spec.depth + 1)])
+    @functools.cached_property
+    def prediction(self) -> Prediction:
+        """The theory for this setting's law (:func:`jacstab.theory.predict`)."""
+        return predict(self.spec)
+
+    def predicted(self) -> np.ndarray | None:
+        """Predicted ``log ||J^(d)||``, ``d = 1..L`` (``n -> inf``), or None where no prediction applies."""
+        return self.prediction.log_norm
+
+    @functools.cached_property
+    def band(self) -> Band:
+        """Mean and 95% CI over seeds per depth (:func:`jacstab.lab.analysis.mean_band`)."""
+        return mean_band(self.log_norm)
 
 
-def collect(exp: Experiment, store: Store, version: str) -> list[Curves]:
+def collect(exp: Experiment, store: Store) -> list[Curves]:
     """The stored depth curves of every setting of ``exp`` (settings with no finished seed are left out)."""
     out = []
     for spec in exp.specs:
-        sj, rows = spec.canonical_json(), []
-        for seed in exp.seeds:
-            vals = store.values(trial_id(sj, seed, exp.metrics, version), "depth_curve")
-            if vals:
-                rows.append(vals)
+        rows = []
+        for trial in exp.trials():
+            if trial.spec == spec:
+                vals = store.values(trial.id, "depth_curve")
+                if vals:
+                    rows.append(vals)
         if rows:
             out.append(Curves(spec, np.array(rows, dtype=float)))
     return out
@@ -61,68 +69,70 @@ def label(spec: NetSpec, varying: list[str]) -> str:
 
 def varying_fields(curves: list[Curves]) -> list[str]:
     dicts = [c.spec.to_dict() for c in curves]
-    return [k for k in dicts[0] if len({repr(d[k]) for d in dicts}) > 1] if dicts else []
+    return [k for k in dicts[0] if len({repr(d.get(k)) for d in dicts}) > 1] if dicts else []
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_curves(curves: list[Curves], title: str, path: str | Path) -> Path:
     """Write the figure to ``path`` (PNG) and return it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     if not curves:
         raise ValueError(f"no stored depth curves for {title!r}: run the sweep first")
     varying = varying_fields(curves)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=150)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"] if len(curves) <= 10 else plt.cm.tab20.colors
     for i, c in enumerate(curves):
         color = colors[i % len(colors)]
         d = np.arange(1, c.spec.depth + 1)
-        y = c.log_norm / LN10
-        finite = np.where(np.isfinite(y), y, np.nan)
-        with warnings.catch_warnings():  # all seeds -inf (a dead network) gives an empty slice: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(finite, axis=0)
-        ax.plot(d, mean, color=color, label=label(c.spec, varying))
-        if y.shape[0] > 1:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                sd = np.nanstd(finite, axis=0)
-            ax.fill_between(d, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
-        ax.plot(d, c.predicted() / LN10, color=color, linestyle="--", linewidth=1)
-    depth = max(c.spec.depth for c in curves)
-    ref = [predicted_log_norm(d, 0.5, 2.0) / LN10 for d in range(1, depth + 1)]
-    ax.plot(range(1, depth + 1), ref, color="black", linestyle=":", linewidth=1.2, label="iid reference (theory)")
-    ax.set_xlabel("depth L")
-    ax.set_ylabel("log10 ||J||")
-    ax.set_title(f"{title}: mean +- sd over seeds; dashed: theory")
+        band = c.band
+        name = label(c.spec, varying) + ("" if c.predicted() is not None else " (no prediction)")
+        if band.n_dead.any():
+            name += f" [J = 0 in {int(band.n_dead.max())} of {band.n_seeds} seeds]"
+        ax.plot(d, band.mean / LN10, color=color, label=name)
+        if band.n_seeds > 1:
+            ax.fill_between(d, band.ci_low / LN10, band.ci_high / LN10, color=color, alpha=0.2, linewidth=0)
+        dead = band.all_dead
+        if dead.any():
+            ax.plot(d[dead], np.full(dead.sum(), ax.get_ylim()[0]), "x", color=color, markersize=4)
+        if c.predicted() is not None:
+            ax.plot(d, c.predicted() / LN10, color=color, linestyle="--", linewidth=1, zorder=3)
+    ax.set_xlabel("depth L (number of hidden layers)")
+    ax.set_ylabel(r"$\log_{10} \|J\|_2$")
+    ax.set_title(f"{title}: mean and 95% CI over seeds; dashed: theory (n → ∞)", fontsize=9)
     return _save(fig, ax, path, plt, legend_size=7)
 
 
 def plot_final_vs(curves: list[Curves], field: str, title: str, path: str | Path) -> Path:
-    """``log10 ||J^(L)||`` (mean +- sd over seeds) against a grid field, e.g. ``eta`` (paper Fig. 4 right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``log10 ||J^(L)||`` (mean and 95% CI over seeds) against a grid field, e.g. ``eta`` (paper Fig. 4 right)."""
+    plt = _pyplot()
     xs = np.array([float(getattr(c.spec, field)) for c in curves])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ys = np.array([np.nanmean(c.log_norm[:, -1]) for c in curves]) / LN10
-        sds = np.array([np.nanstd(c.log_norm[:, -1]) for c in curves]) / LN10
-    pred = np.array([c.predicted()[-1] for c in curves]) / LN10
+    ys = np.array([c.band.mean[-1] for c in curves]) / LN10
+    lo = np.array([c.band.ci_low[-1] for c in curves]) / LN10
+    hi = np.array([c.band.ci_high[-1] for c in curves]) / LN10
     order = np.argsort(xs)
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=100)
-    ax.errorbar(xs[order], ys[order], yerr=sds[order], marker="o", capsize=3, label="measured")
-    ax.plot(xs[order], pred[order], linestyle="--", label="theory (free probability)")
-    if (xs > 0).all() or field == "eta":
-        ax.set_xscale("symlog", linthresh=min(x for x in xs if x > 0) if (xs > 0).any() else 1.0, base=2)
-    ax.set_xlabel(field)
-    ax.set_ylabel(f"log10 ||J|| at depth {curves[0].spec.depth}")
-    ax.set_title(f"{title}: norm vs {field}")
-    return _save(fig, ax, path, plt, legend_size=8)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=150)
+    yerr = np.vstack([ys - lo, hi - ys])[:, order]
+    ax.errorbar(xs[order], ys[order], yerr=np.nan_to_num(yerr), marker="o", capsize=3, label="measured (95% CI)")
+    pred = [c.predicted() for c in curves]
+    if all(p is not None for p in pred):
+        ax.plot(xs[order], np.array([p[-1] for p in pred])[order] / LN10, linestyle="--", label="theory (n → ∞)")
+    else:
+        ax.plot([], [], " ", label="theory: no prediction for " + ", ".join(
+            f"{field}={x:g}" for x, p in zip(xs, pred) if p is None))
+    if (xs > 0).any():
+        ax.set_xscale("symlog", linthresh=min(x for x in xs if x > 0), base=2)
+    ax.set_xlabel(f"{field} (symlog axis, base 2)" if (xs > 0).any() else field)
+    ax.set_ylabel(rf"$\log_{{10}} \|J\|_2$ at depth {curves[0].spec.depth}")
+    ax.set_title(f"{title}: norm vs {field}", fontsize=9)
+    return _save(fig, ax, path, plt, legend_size=7)
 
 
 def _save(fig, ax, path: str | Path, plt, *, legend_size: int) -> Path:

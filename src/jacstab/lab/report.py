@@ -6,12 +6,9 @@ from __future__ import annotations
 import base64
 import html
 import math
-import warnings
 from pathlib import Path
 
-import numpy as np
-
-from jacstab.certify import law_quantities
+from jacstab.lab.analysis import growth_slope
 from jacstab.lab.experiment import Experiment
 from jacstab.lab.plots import LN10, collect, label, plot_curves, plot_final_vs, varying_fields
 from jacstab.lab.store import Store
@@ -28,26 +25,25 @@ TABLE_COLS = (
 
 
 def growth_rows(curves) -> list[dict]:
-    """Per setting: slope of the mean ``log ||J||`` over the second half of the depths vs Theorem 2.2's
-    ``(1/2) log(1 + (ii))`` (natural log per layer), and ``log10 ||J||`` at the last depth vs free probability."""
+    """Per setting: the growth of ``log ||J||`` per layer over the second half of the depths (mean of per-seed
+    least-squares slopes with its 95% CI, :func:`jacstab.lab.analysis.growth_slope`) against
+    :func:`jacstab.theory.predict`'s ``growth_per_layer``, and ``log10 ||J||`` at the last depth against the
+    free-probability prediction ("no prediction" where none applies)."""
     varying, rows = varying_fields(curves), []
     for c in curves:
-        with warnings.catch_warnings():  # all seeds -inf (a dead network) gives an empty slice: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(np.where(np.isfinite(c.log_norm), c.log_norm, np.nan), axis=0)
-        L = len(mean)
-        h = L // 2
-        slope = (mean[-1] - mean[h - 1]) / (L - h) if L > 1 else math.nan
-        ii = law_quantities(c.spec)[1]
-        theory = 0.5 * math.log1p(ii) if math.isfinite(ii) and ii > -1 else math.nan
+        L = c.log_norm.shape[1]
+        slope = growth_slope(c.log_norm, start=L // 2 + 1 if L > 2 else None)
+        pred = c.prediction
+        last = c.predicted()
         rows.append(
             {
                 "setting": label(c.spec, varying),
                 "seeds": c.log_norm.shape[0],
                 "measured slope / layer": slope,
-                "theory slope / layer": theory,
-                "log10||J|| at L (measured)": mean[-1] / LN10,
-                "log10||J|| at L (theory)": c.predicted()[-1] / LN10,
+                "theory slope / layer": pred.growth_per_layer if math.isfinite(pred.growth_per_layer)
+                else "no prediction",
+                "log10||J|| at L (measured)": c.band.mean[-1] / LN10,
+                "log10||J|| at L (theory)": float(last[-1]) / LN10 if last is not None else "no prediction",
             }
         )
     return rows
@@ -66,11 +62,13 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
         "body{font-family:sans-serif;max-width:960px;margin:auto} table{border-collapse:collapse}",
         "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right} td:first-child{text-align:left}",
         "</style></head><body><h1>jacstab report</h1>",
-        f"<p>jacstab {html.escape(version)}; natural-log slopes per layer; theory: Theorem 2.2 slope "
-        "(1/2) log(1 + (ii)) and the free-probability edge (n &rarr; &infin;).</p>",
+        f"<p>jacstab {html.escape(version)}; natural-log slopes per layer (mean of per-seed least-squares slopes "
+        "over the second half of the depths, 95% CI over seeds); theory from jacstab.theory.predict: the slope "
+        "(1/2) log(sigma2_eff E[phi'^2]) (Theorem 2.2, generalised) and the free-probability edge "
+        "(n &rarr; &infin;), or \"no prediction\" where neither applies.</p>",
     ]
     for exp, paper in items:
-        curves = collect(exp, store, version)
+        curves = collect(exp, store)
         if not curves:
             parts.append(f"<h2>{html.escape(exp.name)}</h2><p>No stored results: run the sweep first.</p>")
             continue

@@ -1,9 +1,14 @@
 """The crash-safe SQLite results store (DESIGN.md section 3, "Store").
 
-One file (default ``jacstab-results.sqlite``), WAL journal. A trial is identified by the SHA-256 of its canonical
-spec, seed, metric set and package version; a finished trial (its row and all its values) is written in one
+One file (default ``jacstab-results.sqlite``), WAL journal. A trial is identified by the hash of everything its
+computation reads (:class:`jacstab.lab.trials.Trial`); its identity JSON, the jacstab version that computed it and
+its attempt count are stored with it. A finished trial (its row and all its values) is written in one
 ``BEGIN IMMEDIATE`` transaction, so a crash or ``kill -9`` loses at most the trials in flight and never leaves
-half a trial. ``INSERT OR IGNORE`` on the trial id makes concurrent writers and reruns duplicate-free.
+half a trial. A done trial is never overwritten (concurrent writers and reruns are duplicate-free); an errored one
+is replaced by its retry, with the attempt count incremented.
+
+Stores written by jacstab 0.1 are upgraded in place (new columns added); their trials keep their old ids (which
+hashed the package version and not the metric parameters), so they are kept and exported but never reused.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,9 @@ CREATE TABLE IF NOT EXISTS trials (
     status TEXT NOT NULL CHECK (status IN ('done', 'error')),
     error TEXT,
     duration_s REAL,
-    finished REAL NOT NULL
+    finished REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    identity TEXT
 );
 CREATE TABLE IF NOT EXISTS trial_values (
     trial_id TEXT NOT NULL REFERENCES trials(trial_id),
@@ -41,16 +48,7 @@ CREATE TABLE IF NOT EXISTS trial_values (
 );
 CREATE INDEX IF NOT EXISTS trials_spec ON trials(spec_hash);
 """
-
-
-def trial_id(spec_json: str, seed: int, metrics: Sequence[str], version: str) -> str:
-    """SHA-256 (hex) of the canonical ``{spec, seed, metrics (sorted), version}``."""
-    key = json.dumps(
-        {"spec": json.loads(spec_json), "seed": seed, "metrics": sorted(metrics), "version": version},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(key.encode()).hexdigest()
+_ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 1", "identity": "TEXT"}  # since jacstab 0.2
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,7 @@ class TrialResult:
     status: str = "done"
     error: str | None = None
     duration_s: float | None = None
+    identity: str | None = None
 
 
 class Store:
@@ -82,6 +81,10 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
+            have = {row[1] for row in self.conn.execute("PRAGMA table_info(trials)")}
+            for name, decl in _ADDED_COLUMNS.items():
+                if name not in have:
+                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {decl}")
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{str(self.path)!r} is not a jacstab results store ({e})") from e
 
@@ -94,18 +97,38 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def statuses(self, ids: Iterable[str]) -> dict[str, str]:
+        """``{trial_id: "done" | "error"}`` for the stored trials among ``ids``."""
+        want = set(ids)
+        rows = self.conn.execute("SELECT trial_id, status FROM trials").fetchall()
+        return {tid: status for tid, status in rows if tid in want}
+
     def finished(self, ids: Iterable[str] | None = None) -> set[str]:
         """The trial ids already stored (done or error), optionally restricted to ``ids``."""
-        rows = self.conn.execute("SELECT trial_id FROM trials").fetchall()
-        have = {r[0] for r in rows}
+        have = {r[0] for r in self.conn.execute("SELECT trial_id FROM trials").fetchall()}
         return have if ids is None else have & set(ids)
 
     def write(self, result: TrialResult) -> bool:
-        """Write one finished trial atomically; returns False if it was already stored (nothing written)."""
+        """Write one finished trial atomically; returns False when nothing was written.
+
+        A trial already stored as ``done`` is kept as it is. One stored as ``error`` is replaced by ``result``
+        (a retry), with its attempt count incremented.
+        """
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            old = self.conn.execute(
+                "SELECT status, attempts FROM trials WHERE trial_id = ?", (result.trial_id,)
+            ).fetchone()
+            if old is not None and old[0] == "done":
+                self.conn.execute("COMMIT")
+                return False
+            attempts = 1 if old is None else old[1] + 1
+            if old is not None:
+                self.conn.execute("DELETE FROM trial_values WHERE trial_id = ?", (result.trial_id,))
+                self.conn.execute("DELETE FROM trials WHERE trial_id = ?", (result.trial_id,))
+            self.conn.execute(
+                "INSERT INTO trials (trial_id, spec_json, spec_hash, seed, metrics, version, status, error, "
+                "duration_s, finished, attempts, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     result.trial_id,
                     result.spec_json,
@@ -117,19 +140,23 @@ class Store:
                     result.error,
                     result.duration_s,
                     time.time(),
+                    attempts,
+                    result.identity,
                 ),
             )
-            new = cur.rowcount == 1
-            if new:
-                self.conn.executemany(
-                    "INSERT INTO trial_values VALUES (?, ?, ?, ?)",
-                    [(result.trial_id, m, i, float(v)) for m, vs in result.values.items() for i, v in enumerate(vs)],
-                )
+            self.conn.executemany(
+                "INSERT INTO trial_values VALUES (?, ?, ?, ?)",
+                [(result.trial_id, m, i, float(v)) for m, vs in result.values.items() for i, v in enumerate(vs)],
+            )
             self.conn.execute("COMMIT")
-            return new
+            return True
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+
+    def legacy_count(self) -> int:
+        """Trials stored by jacstab 0.1 (old identity scheme): kept and exported, never reused."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM trials WHERE identity IS NULL").fetchone()[0])
 
     def rows(self) -> list[dict[str, Any]]:
         """Long-format rows ``{trial_id, seed, status, metric, idx, value, **spec fields}``, one per value."""

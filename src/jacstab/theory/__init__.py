@@ -5,12 +5,16 @@ from jacstab.theory.free import (
     fuss_catalan_log_edge,
     fuss_catalan_moment,
     log_spectral_edge,
+    log_spectral_edge_two_atom,
     moments,
     predicted_log_norm,
     s_transform,
+    s_transform_two_atom,
 )
+from jacstab.theory.gaussian import GaussianConstants, gaussian_constants
 from jacstab.theory.growth import growth_rate
 from jacstab.theory.lyapunov import gaussian_lyapunov, log_norm_sq_lognormal
+from jacstab.theory.predict import Prediction, law_second_moment, predict
 from jacstab.theory.scaling import (
     compare_magnitude_factors,
     exact_magnitude_factor,
@@ -20,19 +24,26 @@ from jacstab.theory.scaling import (
 )
 
 __all__ = [
+    "GaussianConstants",
+    "Prediction",
     "compare_magnitude_factors",
     "density",
     "exact_magnitude_factor",
     "fuss_catalan_log_edge",
     "fuss_catalan_moment",
+    "gaussian_constants",
     "gaussian_lyapunov",
     "growth_rate",
+    "law_second_moment",
     "log_norm_sq_lognormal",
     "log_spectral_edge",
+    "log_spectral_edge_two_atom",
     "moments",
     "paper_magnitude_factor",
+    "predict",
     "predicted_log_norm",
     "s_transform",
+    "s_transform_two_atom",
     "scaling_factor",
     "truncated_second_moment",
 ]

@@ -47,7 +47,7 @@ def test_haar_first_entry_second_moment():
     # For Haar O in O(n), E[O_11^2] = 1/n exactly. 2000 draws of n=8: SE of the mean of O_11^2 is
     # sqrt(Var/N) with Var = 3/(n(n+2)) - 1/n^2 = 0.0219 -> SE 0.0033; allow 5 SE around 0.125.
     g = torch.Generator().manual_seed(0)
-    vals = [jacstab.ensembles.haar_orthogonal(8, 8, generator=g, dtype=torch.float64)[0, 0] ** 2 for _ in range(2000)]
+    vals = [jacstab.nets.haar_orthogonal(8, 8, generator=g, dtype=torch.float64)[0, 0] ** 2 for _ in range(2000)]
     assert abs(torch.stack(vals).mean().item() - 1 / 8) < 5 * 0.0033
 
 

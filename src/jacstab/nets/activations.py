@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from jacstab.specs import ACTIVATIONS, check_choice
+from jacstab._checks import ACTIVATIONS, check_choice
 
 
 @dataclass(frozen=True)

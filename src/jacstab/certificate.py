@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 
 from jacstab.correlation import realised_correlation
-from jacstab.ensembles import Network, sample
+from jacstab.nets import Network, sample
 from jacstab.specs import NetSpec
 from jacstab.theory import certificate as C
-from jacstab.theory.scaling import kept_density, scaling_factor, tau_for_density, truncated_second_moment
+from jacstab.theory.predict import law_second_moment, predict
+from jacstab.theory.scaling import kept_density
 
 LAW_RULES = ("none", "random", "paper-magnitude", "exact", "empirical")
 
@@ -25,51 +25,31 @@ def _density(spec: NetSpec) -> float:
 def law_quantities(spec: NetSpec, rule: str | None = None) -> tuple[float, float]:
     """``(beta_n, signed condition (ii))`` for the law of ``spec`` under scaling ``rule`` (default its own).
 
-    ``(ii) = 1/2 n c^2 E[w^2 1{kept}] - 1 = 1/2 c^2 sigma2 (1 + eta^2) m - 1`` with ``m`` the kept fraction of the
-    second moment: ``1 - s`` (random), ``E[N^2 1{|N| > tau}]`` (magnitude); ``empirical`` restores each row's
-    realised energy, so ``c^2 m = 1``. NaN where the law is unknown (SNIP with a law-level rule).
+    ``(ii) = E[phi'^2] n E|b w|^2 - 1`` (:func:`jacstab.theory.predict`; for ReLU, ``E[phi'^2] = 1/2`` gives the
+    paper's ``1/2 sum_k E|b_ik w_ik|^2 - 1``). NaN where the law is unknown (SNIP with a law-level rule).
     """
-    rule = spec.scaling if rule is None else rule
-    var = spec.sigma2 * (1.0 + spec.eta**2)
-    if spec.prune == "none":
-        return 1.0, 0.5 * var - 1.0
-    density = _density(spec)
-    if spec.prune == "random":
-        m = density
-    elif spec.prune.startswith("magnitude"):
-        m = truncated_second_moment(tau_for_density(density))
-    else:
-        m = math.nan
-    if rule == "empirical":
-        c = 1.0 / math.sqrt(m) if math.isfinite(m) else math.nan
-        return c, 0.5 * var - 1.0
-    method = "magnitude" if spec.prune == "snip" else spec.prune
-    c = scaling_factor(
-        rule, method, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
-    )
-    return c, 0.5 * c * c * var * m - 1.0
+    beta, sigma2_eff = law_second_moment(spec, rule)
+    return beta, predict(spec).gates.mean_dphi2 * sigma2_eff - 1.0
 
 
 def _realised(net: Network) -> tuple[float, float, float, float]:
     """``(beta, signed (ii), (iii), mean row (ii))`` from the realised weights (``b = W^B / W`` against the
     unpruned parent)."""
     spec = net.spec
-    parent = (
-        net
-        if spec.prune == "none"
-        else sample(
-            dataclasses.replace(spec, prune="none", sparsity=0.0, threshold=None, keep=None, scaling="none"),
-            net.seed,
-            dtype=net.dtype,
-        )
-    )
+    if net.provenance.kind == "masked":
+        parent = net.provenance.parent
+    elif spec.pruning.active:
+        parent = sample(spec.unpruned(), net.seed, dtype=net.dtype)
+    else:
+        parent = net
     beta, ii, iii, mean = 0.0, 0.0, 0.0, 0.0
+    mu = predict(spec).gates.mean_dphi2  # E[phi'^2]: 1/2 for ReLU (the paper's factor 1/2)
     for wb, w in zip(net.weights, parent.weights):
         wb = wb.cpu().to(torch.float64)
         w = w.to(torch.float64)
         b = torch.where(w != 0, wb / torch.where(w != 0, w, torch.ones_like(w)), torch.zeros_like(w))
         beta = max(beta, b.abs().max().item())
-        rows = 0.5 * (wb * wb).sum(1) - 1.0  # signed, per row; keep the largest in absolute value
+        rows = mu * (wb * wb).sum(1) - 1.0  # signed, per row; keep the largest in absolute value
         worst = rows[rows.abs().argmax()].item()
         ii = worst if abs(worst) > abs(ii) else ii
         mean += rows.mean().item() / net.depth
@@ -113,20 +93,29 @@ def certify(obj: NetSpec | Network) -> C.Certificate:
         ]
     if isinstance(obj, Network):
         items += _realised_structure(obj, corr)
-    return C.Certificate(items, _summary(spec, ii))
+    summary = _summary(spec, ii)
+    if isinstance(obj, Network) and obj.provenance.kind == "masked":
+        summary = f"{obj.provenance.describe()}; parent law: {summary}"
+    pred = predict(spec)
+    if not pred.theorem_applies:
+        summary += f" Note: {pred.note}."
+    return C.Certificate(items, summary)
 
 
 def _realised_structure(net: Network, corr: float) -> list[C.Item]:
     """Realised sparsity and correlation of a sampled network, against their targets."""
     spec, out = net.spec, []
-    if spec.prune != "none":
+    masked = net.provenance.kind == "masked"
+    if spec.prune != "none" or masked:
         kept = sum(int((w != 0).sum()) for w in net.weights) / (net.depth * spec.width**2)
+        dens = net.provenance.density
+        target = 1 - sum(dens) / len(dens) if masked else 1 - _density(spec)
         out.append(
             C.Item(
                 "realised sparsity",
                 "fraction of hidden weights equal to 0",
                 1 - kept,
-                f"target {1 - _density(spec):.4g}",
+                f"target {target:.4g}",
                 "measured on the sampled network",
             )
         )

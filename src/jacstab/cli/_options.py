@@ -1,0 +1,213 @@
+"""Options of the ``jacstab`` commands, grouped for ``--help``; choices come from :mod:`jacstab._checks`.
+
+No torch here: ``jacstab --help`` and ``jacstab CMD --help`` import only click and the stdlib vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from jacstab._checks import (
+    ACTIVATIONS,
+    CORRELATIONS,
+    DTYPE_NAMES,
+    EXECUTORS,
+    FORMATS,
+    INITS,
+    PRUNES,
+    SCALINGS,
+    SCOPES,
+    closest,
+)
+
+# Sections of ``--help`` in this order; a command's own section goes before "Output".
+SECTIONS = ("Network", "Pruning", "Correlation", "Seeds", "Run", "Store")
+LAST = "Output"
+DEFAULT_STORE = "jacstab-results.sqlite"  # jacstab.lab.store.DEFAULT_PATH, without importing the lab
+
+
+class Choice(click.Choice):
+    """``click.Choice`` (case-sensitive) whose error names the closest valid choice."""
+
+    def __init__(self, choices: Sequence[str]):
+        super().__init__(list(choices), case_sensitive=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as e:
+            choices = [str(c) for c in self.choices]
+            hint = closest(str(value), choices) or closest(str(value).lower(), choices)
+            if not hint:
+                raise
+            self.fail(f"{e.message.rstrip('.')}{hint}", param, ctx)
+
+
+class Option(click.Option):
+    """A ``click.Option`` that remembers its ``--help`` section (``group``)."""
+
+    def __init__(self, *args: Any, group: str = LAST, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+
+class Command(click.Command):
+    """A command whose ``--help`` lists options by section and ends with a runnable example.
+
+    ``example``: one or more command lines (each starting with ``jacstab``), shown verbatim last in ``--help``.
+    """
+
+    def __init__(self, *args: Any, example: Sequence[str] = (), **kwargs: Any):
+        if example:
+            kwargs["epilog"] = "\b\nExample:\n" + "\n".join(f"  {line}" for line in example)
+        super().__init__(*args, **kwargs)
+        self.example = tuple(example)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                sections.setdefault(getattr(param, "group", LAST), []).append(record)
+
+        def rank(name: str) -> int:
+            if name in SECTIONS:
+                return SECTIONS.index(name)
+            return len(SECTIONS) + (1 if name == LAST else 0)
+
+        for name in sorted(sections, key=rank):  # sorted is stable: command sections keep their order
+            with formatter.section(name):
+                formatter.write_dl(sections[name])
+
+
+def option(*decls: str, group: str, **kwargs: Any) -> Callable:
+    """``click.option`` with a help section."""
+    return click.option(*decls, cls=Option, group=group, **kwargs)
+
+
+def _stack(opts: list[Callable]) -> Callable[[Callable], Callable]:
+    def decorate(f: Callable) -> Callable:
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+
+    return decorate
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta[key] = True
+
+    return callback
+
+
+def flag_options(group: str = LAST) -> list[Callable]:
+    """``--quiet`` and ``--debug`` (on the group and on every command; either place works)."""
+    return [
+        option(
+            "--quiet",
+            "-q",
+            group=group,
+            is_flag=True,
+            expose_value=False,
+            callback=_remember("jacstab.quiet"),
+            help="Rows only: no notes, summaries or progress bar on stderr.",
+        ),
+        option(
+            "--debug",
+            group=group,
+            is_flag=True,
+            expose_value=False,
+            callback=_remember("jacstab.debug"),
+            help="On an error, show the full traceback instead of the one-line message.",
+        ),
+    ]
+
+
+def format_option(*, progress: bool = False) -> Callable[[Callable], Callable]:
+    """``--format`` (and ``--progress``), ``--quiet``, ``--debug``: the Output section of every command."""
+    opts = [
+        option(
+            "--format",
+            "fmt",
+            group=LAST,
+            type=Choice(FORMATS),
+            default="table",
+            show_default=True,
+            help="Rows as an aligned table, CSV, or JSON (a list of row objects).",
+        )
+    ]
+    if progress:
+        opts.append(
+            option(
+                "--progress/--no-progress",
+                group=LAST,
+                default=None,
+                help="Progress bar with ETA on stderr (default: when stderr is a terminal).",
+            )
+        )
+    return _stack(opts + flag_options())
+
+
+def network_options(f: Callable) -> Callable:
+    """The network, pruning, correlation and seed options shared by every measuring command."""
+    net, prune, corr, seeds = "Network", "Pruning", "Correlation", "Seeds"
+    opts = [
+        option("--width", "-n", group=net, type=int, required=True, help="Hidden width n (>= 1)."),
+        option("--depth", "-L", group=net, type=int, required=True, help="Depth L: number of n x n hidden matrices."),
+        option("--activation", group=net, type=Choice(ACTIVATIONS), default="relu", show_default=True),
+        option("--slope", group=net, type=float, default=0.01, show_default=True, help="leaky_relu negative slope."),
+        option(
+            "--sigma2",
+            group=net,
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="sigma_w^2: Gaussian W_ij ~ N(0, sigma2/n); orthogonal gain sqrt(sigma2).",
+        ),
+        option("--init", group=net, type=Choice(INITS), default="gaussian", show_default=True),
+        option("--in-dim", group=net, type=int, default=None, help="Input dimension d (default: width)."),
+        option("--out-dim", group=net, type=int, default=10, show_default=True, help="Output dimension."),
+        option("--dtype", group=net, type=Choice(DTYPE_NAMES), default="float64", show_default=True),
+        option("--device", group=net, default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+        option("--prune", group=prune, type=Choice(PRUNES), default="none", show_default=True, help="At init."),
+        option("--sparsity", group=prune, type=float, default=0.0, show_default=True, help="Fraction s removed."),
+        option("--threshold", group=prune, type=float, default=None, help="|w| threshold (magnitude-threshold)."),
+        option("--keep", group=prune, type=int, default=None, help="Top-r entries kept per matrix (magnitude)."),
+        option("--prune-scope", group=prune, type=Choice(SCOPES), default="layer", show_default=True),
+        option(
+            "--scaling",
+            group=prune,
+            type=Choice(SCALINGS),
+            default="none",
+            show_default=True,
+            help="Factor for the kept weights.",
+        ),
+        option("--eta", group=corr, type=float, default=0.0, show_default=True, help="Paper's W_ind + eta w."),
+        option("--correlation", group=corr, type=Choice(CORRELATIONS), default="none", show_default=True),
+        option("--rho", group=corr, type=float, default=0.0, show_default=True, help="Target correlation."),
+        option("--seeds", group=seeds, type=int, default=1, show_default=True, help="Number of seeds K."),
+        option("--seed0", group=seeds, type=int, default=0, show_default=True, help="Seeds are S0..S0+K-1."),
+    ]
+    return _stack(opts)(f)
+
+
+def run_options(f: Callable) -> Callable:
+    """The executor options of ``sweep`` and ``reproduce``."""
+    opts = [
+        option("--executor", group="Run", type=Choice(EXECUTORS), default="process", show_default=True),
+        option("--workers", group="Run", type=int, default=None, help="Worker processes (default: one per core)."),
+        option("--address", group="Run", default=None, help="Dask scheduler tcp://host:port (default: local)."),
+    ]
+    return _stack(opts)(f)
+
+
+def store_option(f: Callable) -> Callable:
+    """``--store PATH``: the SQLite results store."""
+    return option(
+        "--store", "store_path", group="Store", default=DEFAULT_STORE, show_default=True, help="SQLite results store."
+    )(f)

@@ -1,0 +1,76 @@
+"""The one place that chooses a backend: every threshold of the engine lives here.
+
+A :class:`Plan` says which method will run and why; a :class:`RunInfo` (returned with ``return_info=True``)
+says which method ran and whether a fallback fired, so a user never has to guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jacstab._checks import METHODS, check_choice
+
+# Network, method="auto": matrix-free Lanczos from this width on, for k <= n / LANCZOS_K_DIVISOR
+# (benchmarks/bench_core.py: 1.3-2x faster than forming the product at n = 1024, k = 1).
+LANCZOS_MIN_WIDTH = 1024
+LANCZOS_K_DIVISOR = 8
+# A formed matrix (a prefix product): below this many rows or columns an SVD is cheaper than Lanczos for ||F||.
+DENSE_NORM_MAX = 192
+# Torch callable, method="auto": matrix-free jvp/vjp Lanczos above this input size, for k <= m / 8.
+JVP_MIN_INPUT = 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The method that will run (``dense``, ``lanczos``, ``jacrev`` or ``jvp``) and the reason it was chosen."""
+
+    method: str
+    reason: str
+
+
+@dataclass
+class RunInfo:
+    """What ran: the requested and the executed method, and every fallback that fired (with its reason)."""
+
+    requested: str
+    method: str
+    reason: str
+    fallbacks: list[str] = field(default_factory=list)
+
+    @property
+    def fallback(self) -> bool:
+        """True when a fallback replaced the planned method at least once."""
+        return bool(self.fallbacks)
+
+    def fell_back(self, to: str, why: str) -> None:
+        """Record a fallback to ``to`` (the exact method that then ran)."""
+        self.fallbacks.append(f"{self.method} -> {to}: {why}")
+        self.method = to
+
+
+def plan_network(width: int, k: int, method: str) -> Plan:
+    """Backend for the Jacobian of a jacstab Network of width ``width`` and top-``k`` values."""
+    check_choice("method", method, METHODS)
+    if method != "auto":
+        return Plan(method, "requested")
+    if width >= LANCZOS_MIN_WIDTH and k <= width // LANCZOS_K_DIVISOR:
+        return Plan("lanczos", f"auto: width {width} >= {LANCZOS_MIN_WIDTH} and k = {k} <= n/{LANCZOS_K_DIVISOR}")
+    return Plan("dense", f"auto: width {width} < {LANCZOS_MIN_WIDTH} or k = {k} > n/{LANCZOS_K_DIVISOR}")
+
+
+def plan_callable(m: int, k: int | None, method: str) -> Plan:
+    """Backend for the Jacobian of a torch callable at an input of size ``m`` (``dense``/``lanczos`` map to the
+    torch.func equivalents ``jacrev``/``jvp``)."""
+    check_choice("method", method, METHODS)
+    if method in ("dense", "lanczos"):
+        return Plan("jacrev" if method == "dense" else "jvp", f"requested {method}: its torch.func equivalent")
+    if method != "auto":
+        return Plan(method, "requested")
+    if k is not None and m > JVP_MIN_INPUT and k <= m // 8:
+        return Plan("jvp", f"auto: input size {m} > {JVP_MIN_INPUT} and k = {k} <= m/8")
+    return Plan("jacrev", f"auto: input size {m} <= {JVP_MIN_INPUT} or k not small")
+
+
+def norm_by_svd(rows: int, cols: int) -> bool:
+    """Whether ``||F||_2`` of a formed ``rows x cols`` matrix is cheaper by SVD than by Lanczos."""
+    return min(rows, cols) <= DENSE_NORM_MAX

@@ -1,0 +1,146 @@
+"""The frozen :class:`Network`: a spec, a seed, a sequence of layers, the input/output maps and a provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from jacstab.nets.activations import Activation
+from jacstab.nets.layers import Dense, Gate
+from jacstab.nets.streams import default_input
+from jacstab.specs import NetSpec
+
+
+@dataclass(frozen=True, eq=False)
+class Provenance:
+    """Where a network's hidden weights came from.
+
+    ``sampled``: drawn by :func:`jacstab.sample` from ``spec`` and ``seed`` (pruning and scaling included).
+    ``masked``: ``parent``'s weights masked from outside (:func:`jacstab.pruning.apply_masks`), with ``scaling``
+    and the realised ``density`` of each matrix; the spec then describes the parent's law, not this network.
+    """
+
+    kind: Literal["sampled", "masked"] = "sampled"
+    parent: Network | None = None
+    scaling: str | None = None
+    density: tuple[float, ...] = ()
+
+    def describe(self) -> str:
+        """One line for reports and certificates."""
+        if self.kind == "sampled":
+            return "sampled from its spec"
+        dens = sum(self.density) / len(self.density) if self.density else float("nan")
+        return f"masked from outside (mean density {dens:.4g}, scaling={self.scaling})"
+
+
+SAMPLED = Provenance()
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A network of the paper's family (eq. 1): ``Y_0 = W_in x``, ``Y_k = layer_k(Y_{k-1})``,
+    ``Y_out = W_out phi(Y_L)``.
+
+    Immutable: change it with :meth:`replace`. ``net.weights[k-1]`` is ``W_k`` (``n x n``), ``k = 1..L``.
+
+    Attributes:
+        spec: the law it was drawn from; seed: the seed it was drawn with.
+        layers: the ``L`` hidden layers (:class:`~jacstab.nets.layers.Dense`).
+        w_in: ``n x d``; w_out: ``o x n``.
+        provenance: how the hidden weights came about (:class:`Provenance`).
+    """
+
+    spec: NetSpec
+    seed: int
+    layers: tuple[Dense, ...]
+    w_in: torch.Tensor
+    w_out: torch.Tensor
+    provenance: Provenance = SAMPLED
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """The hidden matrices ``[W_1, ..., W_L]`` (a new list; the tensors are the network's own)."""
+        return [layer.weight for layer in self.layers]
+
+    @property
+    def activation(self) -> Activation:
+        return self.layers[0].activation
+
+    @property
+    def width(self) -> int:
+        return self.spec.width
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.w_in.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.w_in.device
+
+    def replace(self, **changes: Any) -> Network:
+        """A copy with fields replaced; ``weights=[...]`` replaces the hidden matrices of the layers."""
+        weights = changes.pop("weights", None)
+        if weights is not None:
+            if len(weights) != len(self.layers):
+                raise ValueError(f"need {len(self.layers)} hidden matrices, got {len(weights)}")
+            changes["layers"] = tuple(layer.with_weight(w) for layer, w in zip(self.layers, weights))
+        return dataclasses.replace(self, **changes)
+
+    def to(self, device=None, dtype: torch.dtype | None = None) -> Network:
+        """A copy with every tensor moved to ``device`` / cast to ``dtype`` (provenance kept)."""
+        mv = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
+        return self.replace(weights=[mv(w) for w in self.weights], w_in=mv(self.w_in), w_out=mv(self.w_out))
+
+    def default_input(self) -> torch.Tensor:
+        """:func:`~jacstab.default_input` for this network's input dimension, dtype and device."""
+        return default_input(self.spec.input_dim, dtype=self.dtype, device=self.device)
+
+    def states(self, y0: torch.Tensor, depth: int | None = None, *, normalise: bool = False) -> Iterator[torch.Tensor]:
+        """Yield ``Y_0, Y_1, ..., Y_depth`` (shape ``(n,)`` or ``(batch, n)``): the one forward recurrence.
+
+        ``normalise``: rescale each ``Y_k`` to unit norm per sample before the next layer. For positively
+        homogeneous activations this leaves every gate ``D_k`` unchanged and keeps ``Y_k`` in the float range at
+        any depth (``||Y_k|| ~ (sigma2/2)^(k/2)`` for ReLU); for others it changes the map (do not use it then).
+        """
+        depth = self.depth if depth is None else depth
+        y = y0
+        for k in range(depth + 1):
+            if normalise:
+                s = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
+                y = y / torch.where(s > 0, s, torch.ones_like(s))
+            yield y
+            if k < depth:
+                y = self.layers[k].forward(y)
+
+    def hidden_map(self, y0: torch.Tensor, depth: int | None = None) -> torch.Tensor:
+        """``Y_0 -> Y_depth``: the map whose Jacobian is ``J^(depth) = W_depth D_{depth-1} ... W_1 D_0``."""
+        *_, y = self.states(y0, depth)
+        return y
+
+    def gates(self, x: torch.Tensor, depth: int | None = None) -> list[Gate]:
+        """``[D_0, ..., D_{depth-1}]`` at one raw input ``x`` (shape ``(in_dim,)``), from the renormalised forward
+        pass where the activation allows it (exact at any depth), else the plain one."""
+        depth = self.depth if depth is None else depth
+        ys = self.states(self.input_map(x), depth - 1, normalise=self.activation.homogeneous)
+        return [self.layers[k].gate(y) for k, y in enumerate(ys)]
+
+    def input_map(self, x: torch.Tensor) -> torch.Tensor:
+        """``Y_0 = W_in x`` for ``x`` of shape ``(d,)`` or ``(batch, d)``."""
+        return x @ self.w_in.T
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The full network ``x -> Y_out`` for ``x`` of shape ``(d,)`` or ``(batch, d)`` (plain forward pass;
+        overflows at extreme depth like any MLP)."""
+        return self.activation.phi(self.hidden_map(self.input_map(x))) @ self.w_out.T

@@ -1,0 +1,141 @@
+"""From a :class:`~jacstab.NetSpec` and a seed to a :class:`~jacstab.Network`.
+
+Randomness is explicit and per matrix: the hidden matrix ``W_k`` is drawn from its own ``torch.Generator`` seeded
+from ``(seed, "hidden", k)`` (:mod:`jacstab.nets.streams`). Consequences users can rely on:
+
+* the same spec and seed give identical tensors (on any device: weights are drawn on the CPU, then moved);
+* the first ``d`` hidden matrices of a depth-``L`` network equal those of the depth-``d`` network (same seed);
+* Gaussian networks that differ only in ``sigma2`` share their standard-normal draws (common random numbers),
+  so comparisons across ``sigma2`` are not blurred by sampling noise;
+* a pruned network and its unpruned parent share ``W`` exactly (pruning draws have their own streams).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from jacstab._checks import check_int
+from jacstab.correlation import structured_normal
+from jacstab.nets.activations import get_activation
+from jacstab.nets.layers import Dense
+from jacstab.nets.network import Network
+from jacstab.nets.pruning import apply_scaling, random_masks, snip_scores, top_masks
+from jacstab.nets.streams import (
+    MAX_SEED,
+    STREAM_ETA,
+    STREAM_HIDDEN,
+    STREAM_IN,
+    STREAM_MASK,
+    STREAM_OUT,
+    STREAM_SHARED,
+    STREAM_SNIP,
+    gaussian,
+    generator,
+    haar_orthogonal,
+)
+from jacstab.specs import NetSpec
+
+SNIP_BATCH = 64
+
+
+def _hidden(spec: NetSpec, seed: int, k: int, dtype: torch.dtype) -> torch.Tensor:
+    """``W_k`` before pruning: Gaussian (iid or correlated, plus the paper's eta term) or scaled Haar."""
+    n, g = spec.width, generator(seed, STREAM_HIDDEN, k)
+    if spec.init == "orthogonal":
+        return haar_orthogonal(n, n, generator=g, dtype=dtype).mul_(spec.gain)
+    z = torch.randn(n, n, generator=g, dtype=dtype)
+    corr = spec.correlation_model
+    if corr.kind != "none":
+        shared = torch.randn(n, generator=generator(seed, STREAM_SHARED, k), dtype=dtype)
+        z = structured_normal(z, corr.kind, corr.rho, shared)
+    if corr.eta > 0:
+        z = z + corr.eta * torch.randn((), generator=generator(seed, STREAM_ETA, k), dtype=dtype)
+    return z.mul_(math.sqrt(spec.sigma2 / n))
+
+
+def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
+    if data is not None:
+        x, y = data
+        if x.dim() != 2 or x.shape[1] != spec.input_dim or y.shape != (x.shape[0],) or x.shape[0] == 0:
+            raise ValueError(
+                f"data must be (x, y) with x of shape (batch, {spec.input_dim}) and y of shape "
+                f"(batch,), got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
+        if int(y.min()) < 0 or int(y.max()) >= spec.out_dim:
+            raise ValueError(f"labels y must be integers in [0, {spec.out_dim}) (out_dim)")
+        return x.to(dtype), y.long()
+    g = generator(seed, STREAM_SNIP)
+    x = torch.randn(SNIP_BATCH, spec.input_dim, generator=g, dtype=dtype)
+    x = x * (math.sqrt(spec.input_dim) / torch.linalg.vector_norm(x, dim=1, keepdim=True))
+    return x, torch.randint(spec.out_dim, (SNIP_BATCH,), generator=g)
+
+
+def _masks(parent: Network, data) -> list[torch.Tensor]:
+    """The pruning masks of ``parent``'s (still unpruned) hidden matrices for its spec's
+    :class:`~jacstab.specs.Pruning`."""
+    spec, seed, weights = parent.spec, parent.seed, parent.weights
+    pruning, n, L = spec.pruning, spec.width, len(weights)
+    keep = pruning.keep if pruning.keep is not None else max(1, round((1.0 - pruning.sparsity) * n * n))
+    if pruning.method == "random":
+        gens = [generator(seed, STREAM_MASK, k) for k in range(1, L + 1)]
+        return random_masks([(n, n)] * L, 1.0 - pruning.sparsity, gens)
+    if pruning.method == "magnitude-threshold":
+        return [w.abs() > pruning.threshold for w in weights]
+    if pruning.method == "magnitude":
+        scores = [w.abs() for w in weights]
+    else:
+        scores = snip_scores(parent, *_snip_batch(spec, seed, weights[0].dtype, data))
+    return top_masks(scores, keep * L if pruning.scope == "global" else [keep] * L, pruning.scope)
+
+
+def _prune(parent: Network, data) -> list[torch.Tensor]:
+    """Masks and scaling of the hidden matrices (paper Section 4); returns the pruned, scaled matrices."""
+    masks = _masks(parent, data)
+    for k, m in enumerate(masks, 1):
+        if not bool(m.any()):
+            raise ValueError(
+                f"pruning keeps no weight of hidden matrix {k} (prune={parent.spec.prune}); lower the "
+                "threshold or the sparsity"
+            )
+    spec = parent.spec
+    pruned, _ = apply_scaling(parent.weights, masks, spec.pruning, n=spec.width, sigma2=spec.sigma2)
+    return pruned
+
+
+def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=None, *, data=None) -> Network:
+    """Draw a network from ``spec`` with integer ``seed >= 0``; same spec and seed give identical tensors.
+
+    Hidden matrices: Gaussian ``W_ij ~ N(0, sigma2/n)`` (optionally correlated: ``eta``, ``correlation``) or
+    ``sqrt(sigma2) * Haar orthogonal``, then pruned and scaled per ``spec.prune`` / ``spec.scaling``
+    (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
+    (paper eq. 1). Weights are drawn on the CPU in ``dtype`` and moved to ``device``.
+
+    Args:
+        spec: the law; seed: integer in ``[0, 2^63)`` (Python or numpy integer).
+        dtype: ``torch.float64`` (default) or ``torch.float32``.
+        device: where the tensors live (``"cpu"``, ``"cuda"``); default CPU.
+        data: ``(x, y)`` batch for ``prune='snip'`` (``x``: ``batch x in_dim``, ``y``: labels); default: a fixed
+            synthetic batch of 64 normalised Gaussian inputs with random labels (seeded from ``seed``).
+
+    Returns:
+        A frozen :class:`~jacstab.Network` with provenance ``sampled``.
+
+    Raises:
+        TypeError: ``spec`` is not a NetSpec. ValueError: bad seed, dtype or data; pruning keeps no weight.
+    """
+    if not isinstance(spec, NetSpec):
+        raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    n, d = spec.width, spec.input_dim
+    act = get_activation(spec.activation, spec.slope)
+    layers = [Dense(_hidden(spec, seed, k, dtype), act) for k in range(1, spec.depth + 1)]
+    w_in = gaussian(n, d, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=dtype)
+    w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=dtype)
+    net = Network(spec, seed, tuple(layers), w_in, w_out)
+    if spec.pruning.active:
+        net = net.replace(weights=_prune(net, data))
+    return net if device is None else net.to(device=device)

@@ -1,0 +1,129 @@
+"""One Jacobian operator, one resolver: every backend against dense references, every fallback reached."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.sparse.linalg import svds
+
+import jacstab
+import jacstab.engine._chain as chain
+import jacstab.engine.api as api
+from conftest import RTOL, reference_jacobian
+from jacstab import NetSpec, sample
+from jacstab.engine import _resolve as R
+from jacstab.engine._krylov import EigResult
+
+
+def _net(act="relu", n=20, L=5, seed=3):
+    return sample(NetSpec(n, L, activation=act, slope=0.1), seed)
+
+
+@pytest.mark.parametrize("method", ["dense", "lanczos", "jacrev", "jvp"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "leaky_relu"])
+def test_operator_is_the_jacobian_on_its_support(method, act):
+    net = _net(act)
+    op = jacstab.jacobian_operator(net, depth=4, method=method)
+    ref = reference_jacobian(net, 4)
+    cols = jacstab.masks(net, depth=4)[0].idx if method in ("dense", "lanczos") else torch.arange(20)
+    # exact identity up to float64 rounding of a 4-layer product (~1e-15 relative): 1e-10 leaves margin
+    torch.testing.assert_close(math.exp(op.log_scale) * op.dense(), ref[:, cols], rtol=1e-10, atol=1e-12)
+    assert op.shape == (20, cols.numel()) and op.method == method
+    u, v = torch.randn(20, 3, dtype=torch.float64), torch.randn(op.shape[1], 3, dtype=torch.float64)
+    # adjoint identity <u, A v> = <A^T u, v> (exact in exact arithmetic; float64 rounding ~1e-15)
+    assert torch.allclose((u * op.matmat(v)).sum(0), (op.rmatmat(u) * v).sum(0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(op @ v[:, 0], op.matmat(v[:, :1])[:, 0])
+    # to_scipy: scipy's ARPACK svds on the scaled operator gives J's top singular values (ARPACK tol ~1e-10)
+    s = np.sort(svds(op.to_scipy(), k=3, return_singular_vectors=False))[::-1] * math.exp(op.log_scale)
+    np.testing.assert_allclose(s, torch.linalg.svdvals(ref)[:3].numpy(), rtol=1e-8)
+
+
+def test_operator_of_a_callable_and_of_a_dead_network():
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 4)).double()
+    x = torch.randn(6, dtype=torch.float64)
+    op = jacstab.jacobian_operator(model, x)
+    ref = torch.func.jacrev(model)(x).detach()
+    torch.testing.assert_close(op.dense(), ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(op.dense(), op.matmat(torch.eye(6, dtype=torch.float64)), rtol=1e-12, atol=1e-12)
+    ws = _net().weights
+    ws[1] = -ws[1].abs()  # every unit of D_2 off: J = 0 exactly from depth 3 on
+    assert jacstab.jacobian_operator(_net().replace(weights=ws), depth=4) is None
+
+
+def test_resolver_owns_every_threshold():
+    assert R.plan_network(R.LANCZOS_MIN_WIDTH, 1, "auto").method == "lanczos"
+    assert R.plan_network(R.LANCZOS_MIN_WIDTH - 1, 1, "auto").method == "dense"
+    assert R.plan_network(1024, 1024 // R.LANCZOS_K_DIVISOR + 1, "auto").method == "dense"
+    assert R.plan_network(16, 1, "jvp") == R.Plan("jvp", "requested")
+    assert R.plan_callable(R.JVP_MIN_INPUT + 1, 2, "auto").method == "jvp"
+    assert R.plan_callable(R.JVP_MIN_INPUT + 1, None, "auto").method == "jacrev"
+    assert R.plan_callable(10, None, "lanczos").method == "jvp"
+    assert R.norm_by_svd(R.DENSE_NORM_MAX, 10_000) and not R.norm_by_svd(R.DENSE_NORM_MAX + 1, R.DENSE_NORM_MAX + 1)
+    with pytest.raises(ValueError, match="did you mean 'dense'"):
+        R.plan_network(8, 1, "dens")
+
+
+def _never_converges(*args, **kwargs):
+    n, k = args[1], args[2]
+    return EigResult(torch.zeros(k, dtype=torch.float64), torch.zeros(n, k, dtype=torch.float64), 1, False)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_lanczos_fallback_to_dense_is_reported_and_exact(monkeypatch, k):
+    net = _net(n=24)
+    ref = torch.linalg.svdvals(reference_jacobian(net))[:k]
+    s, info = jacstab.singular_values(net, k=k, method="lanczos", return_info=True)
+    assert (info.method, info.fallback) == ("lanczos", False)
+    torch.testing.assert_close(s, ref, rtol=RTOL[torch.float64], atol=0)
+    monkeypatch.setattr(api, "top_eigs", _never_converges)
+    s, info = jacstab.singular_values(net, k=k, method="lanczos", return_info=True)
+    assert info.method == "dense" and info.fallback and "did not converge" in info.fallbacks[0]
+    torch.testing.assert_close(s, ref, rtol=RTOL[torch.float64], atol=0)
+
+
+def test_jvp_fallback_to_jacrev_is_reported_and_exact(monkeypatch):
+    model = torch.nn.Sequential(torch.nn.Linear(12, 12), torch.nn.Tanh(), torch.nn.Linear(12, 12)).double()
+    x = torch.randn(12, dtype=torch.float64)
+    ref = torch.linalg.svdvals(torch.func.jacrev(model)(x).detach())[:2]
+    monkeypatch.setattr(api, "top_eigs", _never_converges)
+    s, info = jacstab.singular_values(model, x, k=2, method="jvp", return_info=True)
+    assert info.method == "jacrev" and info.fallback
+    torch.testing.assert_close(s, ref, rtol=1e-10, atol=0)
+
+
+def test_depth_curve_at_width_512_takes_the_warm_started_lanczos_path_and_matches_jacrev(monkeypatch):
+    # width 512 > DENSE_NORM_MAX: every prefix norm goes through warm-started Lanczos (counted below)
+    net = sample(NetSpec(512, 3), 1)
+    calls = []
+    real = chain.top_eigs
+    monkeypatch.setattr(chain, "top_eigs", lambda *a, **kw: calls.append(kw.get("start") is not None) or real(*a, **kw))
+    curve, info = jacstab.depth_curve(net, return_info=True)
+    assert calls == [False, True, True] and not info.fallback and info.method == "dense"
+    for d in (1, 2, 3):
+        ref = torch.linalg.matrix_norm(reference_jacobian(net, d), ord=2).item()
+        # Lanczos stops at residual 1e-10 theta: relative error of sigma <= 5e-11 (conftest RTOL = 1e-8)
+        assert abs(math.exp(curve[d - 1].item()) - ref) <= RTOL[torch.float64] * ref
+    monkeypatch.setattr(chain, "top_eigs", _never_converges)  # forced non-convergence: the SVD fallback
+    again, info = jacstab.depth_curve(net, return_info=True)
+    assert info.fallback and len(info.fallbacks) == 3
+    torch.testing.assert_close(again, curve, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["lanczos", "jacrev", "jvp"])
+def test_depth_curve_takes_every_method(method):
+    net = _net("leaky_relu", n=16, L=4)
+    dense = jacstab.depth_curve(net)
+    other, info = jacstab.depth_curve(net, method=method, return_info=True)
+    assert info.method == method
+    torch.testing.assert_close(other, dense, rtol=0, atol=1e-8)  # log norms; Lanczos tolerance 5e-11 relative
+
+
+def test_api_misuse_says_what_to_pass():
+    spec = NetSpec(8, 2)
+    with pytest.raises(TypeError, match=r"jacstab.sample\(spec, seed\)"):
+        jacstab.depth_curve(spec)
+    with pytest.raises(TypeError, match=r"jacstab\.singular_values"):
+        jacstab.lyapunov_exponents(torch.nn.Linear(4, 4))
+    with pytest.raises(TypeError, match="NetSpec is a law"):
+        jacstab.singular_values(spec)
