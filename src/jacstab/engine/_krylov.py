@@ -25,13 +25,23 @@ class EigResult:
 
 
 def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop: float) -> torch.Tensor:
-    """Orthonormalise ``block`` against ``basis`` (twice, CGS2) and itself; drop directions below ``drop``."""
+    """Orthonormalise ``block`` against ``basis`` (twice, CGS2) and itself; drop directions below ``drop``.
+
+    The block's own orthonormal basis comes from a thin SVD (rank-revealing): an unpivoted QR would, for an exactly
+    dependent column in the middle of the block, put an arbitrary direction there and orthogonalise the kept
+    columns against it instead of against ``basis``.
+    """
     for _ in range(2):
         if basis is not None:
             block = block - basis @ (basis.T @ block)
-    q, r = torch.linalg.qr(block)
-    keep = torch.abs(torch.diagonal(r)) > drop
-    return q[:, keep]
+    if block.shape[1] == 0:
+        return block
+    u, s, _ = torch.linalg.svd(block, full_matrices=False)
+    q = u[:, s > drop]
+    if basis is not None and q.shape[1]:
+        q = q - basis @ (basis.T @ q)  # one more pass: the SVD's rounding is relative to the block's norm
+        q, _ = torch.linalg.qr(q)
+    return q
 
 
 def top_eigs(
@@ -73,7 +83,7 @@ def top_eigs(
         v0[:, :j] = start[:, :j].to(dtype=dtype, device=device)
     q = _orth(v0, None, 0.0)
     qs, aqs = [q], [matmat(q)]
-    it = 0
+    it, restarted = 0, False
     while True:
         it += 1
         Q, AQ = torch.cat(qs, 1), torch.cat(aqs, 1)
@@ -88,6 +98,13 @@ def top_eigs(
         top = torch.clamp(theta[0], min=0)
         ok = bool((res <= tol * torch.clamp(theta, min=0) + 100 * eps * top).all())
         nxt = None if ok or Q.shape[1] >= max_dim else _orth(aqs[-1], Q, 100 * eps * max(float(top), 1e-300))
+        invariant = (nxt is not None and nxt.shape[1] == 0) or (ok and float(top) == 0.0)
+        if invariant and start is not None and not restarted and Q.shape[1] < n:
+            # an invariant subspace grown from a warm start need not hold the top eigenvector (the start may lie in
+            # the null space of A): continue once with random directions orthogonal to it
+            restarted, ok = True, False
+            fill = torch.randn(n, b, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+            nxt = _orth(fill, Q, eps)
         if ok or nxt is None or nxt.shape[1] == 0:
             exact = nxt is not None and nxt.shape[1] == 0  # invariant subspace found
             done = ok or exact or Q.shape[1] >= n

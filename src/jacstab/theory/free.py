@@ -181,7 +181,7 @@ def s_transform_two_atom(z, p: float = 0.5, b: float = 0.0):
 
     References:
         D. Voiculescu, "Multiplication of certain non-commuting random variables", J. Operator Theory 1987 (the
-        S-transform); J. Pennington, S. Schoenholz, S. Ganguli 2017, arXiv:1711.04735, eq. 8-10.
+        S-transform); J. Pennington, S. Schoenholz, S. Ganguli 2017, arXiv:1711.04735 (S-transforms of the layers).
     """
     z = np.asarray(z, dtype=float)
     big_b, root = _two_atom_parts(z, p, b)
@@ -220,7 +220,7 @@ def log_spectral_edge_two_atom(
         ValueError: out-of-range arguments.
 
     References:
-        J. Pennington, S. Schoenholz, S. Ganguli 2017, arXiv:1711.04735 (eq. 10-14); 2018, arXiv:1802.09979.
+        J. Pennington, S. Schoenholz, S. Ganguli 2017, arXiv:1711.04735; 2018, arXiv:1802.09979.
     """
     _check_two_atom(L, p, b, sigma2, init)
     lead = L - 1 if init == "orthogonal" else -1  # coefficient of 1/(1+z) in d log chi / dz

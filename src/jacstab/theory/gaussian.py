@@ -13,9 +13,9 @@ its constants are computed by Gauss-Hermite quadrature (composite Gauss-Legendre
 
 References:
     B. Poole, S. Lahiri, M. Raghu, J. Sohl-Dickstein, S. Ganguli, "Exponential expressivity in deep neural
-    networks through transient chaos", NeurIPS 2016, arXiv:1606.05340 (eq. 3, the variance map; eq. 7, chi_1).
+    networks through transient chaos", NeurIPS 2016, arXiv:1606.05340 (the length map q and chi_1).
     S. Schoenholz, J. Gilmer, S. Ganguli, J. Sohl-Dickstein, "Deep information propagation", ICLR 2017,
-    arXiv:1611.01232 (eq. 5, chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]).
+    arXiv:1611.01232 (chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] and criticality).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def gaussian_constants(activation: str, slope: float = 0.01, q: float = 1.0) -> 
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_real("slope", slope, 0.0, 1.0)
-    check_real("q", q, 0.0, 1e12)
+    check_real("q", q, 0.0, 1e300)
     slope, q = float(slope), float(q)
     if activation == "tanh":
         return _tanh_constants(q, slope)
@@ -191,7 +191,7 @@ def variance_map(activation: str, q: float, sigma2: float, slope: float = 0.01) 
     """One step of the mean-field variance map ``q' = sigma2 E[phi(sqrt(q) z)^2]``.
 
     References:
-        Poole et al. 2016, arXiv:1606.05340, eq. 3 (no bias: ``sigma_b = 0``).
+        Poole et al. 2016, arXiv:1606.05340, the length map with no bias (``sigma_b = 0``).
     """
     return sigma2 * gaussian_constants(activation, slope, q).mean_phi2
 
@@ -205,7 +205,7 @@ def variance_trajectory(
     ``q_k = sigma2 E[phi(sqrt(q_{k-1}) z)^2]`` with ``sigma2`` the hidden layers' effective variance.
 
     References:
-        Poole et al. 2016, arXiv:1606.05340, eq. 3.
+        Poole et al. 2016, arXiv:1606.05340, the length map.
     """
     out = np.empty(depth)
     out[0] = sigma2 if sigma2_in is None else sigma2_in
@@ -224,9 +224,9 @@ def tanh_fixed_point(sigma2: float) -> float:
         ValueError: ``sigma2 <= 0``.
 
     References:
-        Poole et al. 2016, arXiv:1606.05340, Fig. 1 and eq. 3 with ``sigma_b = 0``.
+        Poole et al. 2016, arXiv:1606.05340, the length map's fixed point with ``sigma_b = 0``.
     """
-    check_real("sigma2", sigma2, 0.0, 1e12, open_low=True)
+    check_real("sigma2", sigma2, 0.0, 1e300, open_low=True)
     if sigma2 <= 1.0:
         return 0.0
 

@@ -32,6 +32,11 @@ PSG = "Pennington, Schoenholz, Ganguli 2017 (arXiv:1711.04735) and 2018 (arXiv:1
 MEAN_FIELD = "Poole et al. 2016 (arXiv:1606.05340), Schoenholz et al. 2017 (arXiv:1611.01232)"
 _FIELDS = ("width", "depth", "activation", "slope", "sigma2", "init", "prune", "sparsity", "threshold", "keep",
            "scaling", "eta", "correlation", "rho")  # fmt: skip
+_CORRELATED_GROWTH = (
+    "no prediction: correlated weights add a shared (eta: rank-one; row/col: one per row/column) or structured "
+    "component that drives ||J|| beyond the per-entry second moment; Theorem 5.1 only says ||J|| matches the iid "
+    "net when corr = O(n^{-3/2}/log n)"
+)
 CRITICAL_DRIFT = 1.0  # |growth| * depth below this (less than a factor e over the net): "critical"
 
 
@@ -201,12 +206,15 @@ def _law_reason(spec: Any, sigma2_eff: float) -> str:
 # --- gates, growth, condition (ii) -----------------------------------------------------------------------------
 
 
+def _unsupported(spec: Any) -> str:
+    """Fields later issues add (DESIGN.md section 3) that this module does not model yet."""
+    if getattr(spec, "residual", 0) or getattr(spec, "gates", "forward") != "forward":
+        return "no prediction: residual networks and fixed Bernoulli gates are not covered by predict yet"
+    return ""
+
+
 def _correlated(spec: Any) -> bool:
     return spec.eta > 0 or spec.correlation != "none"
-
-
-def _pair_correlation(spec: Any) -> float:
-    return spec.eta**2 / (1 + spec.eta**2) if spec.eta > 0 else spec.rho
 
 
 def _gates(spec: Any, sigma2_eff: float) -> tuple[GaussianConstants, float | None]:
@@ -219,20 +227,12 @@ def _gates(spec: Any, sigma2_eff: float) -> tuple[GaussianConstants, float | Non
 
 def _growth(spec: Any, sigma2_eff: float, gates: GaussianConstants) -> tuple[float, str, str]:
     """``(growth_per_layer, growth_kind, growth_reason)``."""
-    if getattr(spec, "residual", 0):
-        return math.nan, "", "no prediction: residual networks are not covered by predict yet"
+    if _unsupported(spec):
+        return math.nan, "", _unsupported(spec)
     if math.isnan(sigma2_eff):
         return math.nan, "", _law_reason(spec, sigma2_eff)
     if _correlated(spec):
-        return (
-            math.nan,
-            "",
-            (
-                "no prediction: correlated weights add a shared (eta: rank-one; row/col: one per row/column) or "
-                "structured component that drives ||J|| beyond the per-entry second moment; Theorem 5.1 only says "
-                "||J|| matches the iid net when corr = O(n^{-3/2}/log n)"
-            ),
-        )
+        return math.nan, "", _CORRELATED_GROWTH
     growth = 0.5 * math.log(sigma2_eff * gates.mean_dphi2)
     if spec.activation == "tanh":
         return growth, f"mean-field chi_1 = sigma2_eff E[tanh'^2] at q* = {gates.q:.4g}, the large-depth slope", ""
@@ -251,11 +251,11 @@ def _theorem(spec: Any) -> tuple[bool, str]:
     if spec.prune == "snip":
         return False, "SNIP masks depend on data and on all the weights: (A1)-iii (independence) fails"
     if _correlated(spec):
-        n, corr = spec.width, _pair_correlation(spec)
+        n, corr = spec.width, spec.eta**2 / (1 + spec.eta**2) if spec.eta > 0 else spec.rho
         scale = n**-1.5 / math.log(n) if n > 1 else math.inf
         if corr > scale:
             return False, (
-                f"correlation {corr:.3g} exceeds Theorem 5.1's scale n^(-3/2)/log n = {scale:.3g}: "
+                f"correlation {corr:.3g} exceeds Theorem 5.1's scale n^(-3/2)/log n = {scale:.3g} (constant 1): "
                 "(A'1) fails and the theorem gives no guarantee"
             )
         return True, "Theorem 3.1 under (A'1) (Theorem 5.1): (ii') -> 0 gives E||J|| -> the iid critical limit"
@@ -270,19 +270,19 @@ def _theorem(spec: Any) -> tuple[bool, str]:
 
 def _no_edge_reason(spec: Any, sigma2_eff: float) -> str:
     """Why free probability gives no edge for this law ("" when it does)."""
-    if getattr(spec, "residual", 0) or getattr(spec, "gates", "forward") != "forward":
-        return "no prediction: residual networks and fixed Bernoulli gates are not covered by predict yet"
-    if not math.isfinite(sigma2_eff):
+    if _unsupported(spec):
+        return _unsupported(spec)
+    if math.isnan(sigma2_eff):
         return _law_reason(spec, sigma2_eff)
-    if spec.activation == "tanh":
-        return (
-            "no prediction: the tanh gate D = diag(1 - tanh^2) is not a two-valued projection and its law "
-            "changes with depth (q_k); only the mean-field growth is given"
-        )
     if _correlated(spec):
         return (
             "no prediction: correlated weights are not orthogonally invariant (eta adds a shared rank-one "
             "component, row/col/ar1 a structured covariance), so the S-transform product does not apply"
+        )
+    if spec.activation == "tanh":
+        return (
+            "no prediction: the tanh gate D = diag(1 - tanh^2) is not a two-valued projection and its law "
+            "changes with depth (q_k); only the mean-field growth is given"
         )
     if spec.prune in ("magnitude", "magnitude-threshold", "snip"):
         return (
@@ -369,7 +369,7 @@ def predict(spec: Any) -> Prediction:
 
     References:
         Dadoun et al. 2025, Theorems 2.2, 3.1, 4.1-4.3, 5.1; Pennington, Schoenholz, Ganguli 2017,
-        arXiv:1711.04735 (eq. 10-17), 2018, arXiv:1802.09979; Poole et al. 2016, arXiv:1606.05340;
+        arXiv:1711.04735 (S-transforms of the layers), 2018, arXiv:1802.09979; Poole et al. 2016, arXiv:1606.05340;
         Schoenholz et al. 2017, arXiv:1611.01232.
 
     Example:
