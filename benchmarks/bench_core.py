@@ -96,8 +96,8 @@ def bench_topk(n: int, L: int, k: int, device, check: bool) -> dict:
     s, t = timed(lambda: jacstab.singular_values(net, k=k, log=True), 1, device)
     row = {"n": n, "L": L, "k": k, "dtype": "float32", "device": str(device), "topk_s": t, "method": "auto"}
     if check:
-        f, ell = product_at(net.to(dtype=torch.float64), masks(net), L)  # float64 product, same masks
-        ref = ell + torch.log(torch.linalg.svdvals(f)[:k]).cpu()
+        op = product_at(net.to(dtype=torch.float64), masks(net), L)  # float64 product, same masks
+        ref = op.log_scale + torch.log(torch.linalg.svdvals(op.f)[:k]).cpu()
         row["max_rel_err"] = float(torch.max(torch.abs(torch.expm1(s - ref))))
     return row
 
@@ -105,23 +105,23 @@ def bench_topk(n: int, L: int, k: int, device, check: bool) -> dict:
 def bench_power(n: int, L: int, device) -> dict:
     """Matrix-free Lanczos (what ``auto`` runs) vs plain power iteration on the same operator ``J^T J``,
     both to the same relative accuracy 1e-10 of ``||J||^2``; counts operator applications."""
-    from jacstab.engine._chain import MatrixFreeJacobian
     from jacstab.engine._krylov import top_eigs
+    from jacstab.engine.operators import MatrixFreeChain
 
     net = jacstab.sample(jacstab.NetSpec(n, L), 0, device=device)
-    op = MatrixFreeJacobian(net, masks(net), L)
+    op = MatrixFreeChain(net, masks(net), L)
     calls = [0]
 
     def gram(v):
         calls[0] += 1
         return op.gram(v)
 
-    r, t_l = timed(lambda: top_eigs(gram, op.n_in, 1, dtype=net.dtype, device=device, block=1), 1, device)
+    r, t_l = timed(lambda: top_eigs(gram, op.shape[1], 1, dtype=net.dtype, device=device, block=1), 1, device)
     lanczos_calls, target = calls[0], float(r.values[0])
     calls[0] = 0
 
     def power():
-        v = torch.randn(op.n_in, 1, generator=torch.Generator().manual_seed(0), dtype=net.dtype).to(device)
+        v = torch.randn(op.shape[1], 1, generator=torch.Generator().manual_seed(0), dtype=net.dtype).to(device)
         theta = 0.0
         while abs(theta - target) > 1e-10 * target and calls[0] < 100_000:
             w = gram(v / torch.linalg.vector_norm(v))

@@ -260,7 +260,7 @@ def test_report_into_a_file_path_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["report", "--store", store, "--out", str(blocker)])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.startswith("jacstab: error: FileExistsError") and err.count("\n") == 1
+    assert e.value.code == 2 and err.startswith("jacstab: error: report folder") and err.count("\n") == 1
 
 
 def test_experiments_differing_only_in_k_do_not_share_trials(tmp_path):
@@ -305,3 +305,34 @@ def test_errored_trials_are_retried_on_rerun(tmp_path, monkeypatch):
         assert st.conn.execute("SELECT attempts FROM trials WHERE trial_id = ?", (tid,)).fetchone() == (2,)
         ref = jacstab.singular_values(jacstab.sample(NetSpec(8, 2), 1), k=2, log=True).tolist()
         assert st.values(tid, "spectrum") == ref
+
+
+def test_sweep_cli_exits_1_on_failed_trials_and_retries_them(tmp_path, capsys):
+    # threshold 100 keeps no weight: every trial fails inside the computation (a stored error, not bad input)
+    toml = tmp_path / "bad.toml"
+    toml.write_text('seeds = 2\n[net]\nwidth = 8\ndepth = 2\nprune = "magnitude-threshold"\nthreshold = 100.0\n')
+    store = str(tmp_path / "b.sqlite")
+    base = ["sweep", str(toml), "--store", store, "--executor", "serial", "--format", "json"]
+    for extra, want in (([], (0, 2, 0)), ([], (0, 2, 2)), (["--no-retry-errors"], (2, 0, 0))):
+        with pytest.raises(SystemExit) as e:
+            main(base + extra)
+        out = capsys.readouterr()
+        (row,) = json.loads(out.out)
+        assert (row["skipped"], row["errors"], row["retried"]) == want
+        assert e.value.code == (1 if want[1] else 0)
+        assert ("2 trials failed" in out.err) == bool(want[1])
+    with Store(store) as st:
+        assert st.counts() == {"error": 2}
+        assert {a for (a,) in st.conn.execute("SELECT attempts FROM trials")} == {2}
+        assert all("keeps no weight" in r["error"] for r in st.rows())
+
+
+def test_report_never_replaces_a_report_with_an_empty_one(tmp_path, capsys):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "report.html").write_text("<html>an earlier report</html>")
+    Store(tmp_path / "empty.sqlite").close()
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(out)])
+    assert e.value.code == 2 and "nothing to report" in capsys.readouterr().err
+    assert (out / "report.html").read_text() == "<html>an earlier report</html>"

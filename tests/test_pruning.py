@@ -164,3 +164,21 @@ def test_bad_pruning_and_correlation_specs(kwargs, match):
 def test_threshold_that_keeps_nothing_is_an_error():
     with pytest.raises(ValueError, match="keeps no weight of hidden matrix 1"):
         sample(NetSpec(8, 2, prune="magnitude-threshold", threshold=50.0), 0)
+
+
+def test_externally_masked_net_is_certified_as_masked_not_as_the_unpruned_law():
+    net = sample(NetSpec(64, 6), 0)
+    gens = [torch.Generator().manual_seed(k) for k in range(6)]
+    masks = [torch.rand(64, 64, generator=g) < 0.1 for g in gens]
+    masked = apply_masks(net, masks, scaling="none")
+    assert masked.provenance.kind == "masked" and masked.provenance.parent is net
+    rows = {r["name"]: r for r in jacstab.certify(masked).rows()}
+    # independent: realised sparsity is the fraction of zeros; condition (ii) the worst row of 1/2 sum_k w_ik^2 - 1
+    zeros = sum(int((w == 0).sum()) for w in masked.weights) / (6 * 64 * 64)
+    assert rows["realised sparsity"]["value"] == pytest.approx(zeros, abs=1e-15)
+    per_row = torch.cat([0.5 * (w * w).sum(1) - 1 for w in masked.weights])
+    assert rows["(ii)"]["value"] == pytest.approx(per_row.abs().max().item(), rel=1e-12)
+    assert rows["(ii)"]["value"] > 0.7  # ~90% of each row's energy removed; the unpruned law would say ~0
+    assert jacstab.certify(masked).summary.startswith("masked from outside")
+    with pytest.raises(ValueError, match="drop the masks"):
+        jacstab.depth_curve(masked, independent=True)

@@ -11,7 +11,18 @@ from jacstab.cli._common import api, note, rows_out, write_all
 from jacstab.cli._common import progress as _progress
 from jacstab.cli._options import Command, format_option, option, run_options, store_option
 
-SUMMARY_COLUMNS = ["experiment", "trials", "skipped", "done", "errors"]
+SUMMARY_COLUMNS = ["experiment", "trials", "skipped", "done", "errors", "retried"]
+
+
+def _finish(summaries) -> None:
+    """Exit 1 (after the rows are written) when trials failed; say how to see and retry them."""
+    failed = sum(s.errors for s in summaries)
+    legacy = max((s.legacy for s in summaries), default=0)
+    if legacy:
+        note(f"note: the store holds {legacy} trials from jacstab 0.1 (another identity scheme): kept, not reused")
+    if failed:
+        note(f"jacstab: {failed} trials failed (stored with their error; `jacstab results` shows them; rerun to retry)")
+        click.get_current_context().exit(1)
 
 
 @click.command(cls=Command, example=["jacstab experiments"])
@@ -52,11 +63,14 @@ def _experiment(name_or_file: str, quick: bool):
 @store_option
 @run_options
 @format_option(progress=True)
-def sweep(experiment_file, quick, store_path, executor, workers, address, fmt, progress) -> None:
+def sweep(experiment_file, quick, store_path, executor, workers, address, retry_errors, fmt, progress) -> None:
     """Run a TOML experiment file, or a built-in one (fig1..fig4, see `jacstab experiments`), into the store.
 
-    Finished trials are skipped, so rerunning resumes; Ctrl-C keeps every stored trial. Row {experiment, trials,
-    skipped, done, errors}. The file format: README, 'Sweeps, the results store, figures and the report'.
+    Finished trials are skipped, so rerunning resumes; trials stored with an error are retried (unless
+    --no-retry-errors); Ctrl-C keeps every stored trial. Row {experiment, trials, skipped, done, errors, retried}:
+    skipped = reused from the store, done = computed now, errors = failed now, retried = earlier errors computed
+    again. Exit code 1 when trials failed. The file format: README, 'Sweeps, the results store, figures and the
+    report'.
     """
     from jacstab.lab import Store
     from jacstab.lab.runner import run_experiment
@@ -64,9 +78,11 @@ def sweep(experiment_file, quick, store_path, executor, workers, address, fmt, p
     exp = _experiment(experiment_file, quick)
     with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
         summary = run_experiment(
-            exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1)
+            exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
+            retry_errors=retry_errors,
         )
     write_all(SUMMARY_COLUMNS, fmt, [vars(summary)])
+    _finish([summary])
 
 
 def _need_store(store_path: str, how: str) -> None:
@@ -139,17 +155,18 @@ def report(store_path, out_dir, quick, fmt) -> None:
 @store_option
 @run_options
 @format_option(progress=True)
-def reproduce(quick, out_dir, store_path, executor, workers, address, fmt, progress) -> None:
+def reproduce(quick, out_dir, store_path, executor, workers, address, retry_errors, fmt, progress) -> None:
     """Run the paper's Figures 1-4 (resumable), store them, plot them and write the HTML report.
 
-    Rows {experiment, trials, skipped, done, errors} as each figure finishes, then the report path on stderr.
+    Rows {experiment, trials, skipped, done, errors, retried} as each figure finishes, then the report path on
+    stderr. Exit code 1 when trials failed.
     """
     from jacstab.lab import Store
     from jacstab.lab.builtin import BUILTIN, builtin_experiment
     from jacstab.lab.runner import run_experiment
 
     exps = [builtin_experiment(name, quick=quick) for name in BUILTIN]
-    total = sum(len(e.trials()) for e in exps)
+    total, summaries = sum(len(e.trials()) for e in exps), []
     with (
         Store(store_path) as store,
         rows_out(SUMMARY_COLUMNS, fmt) as out,
@@ -157,11 +174,14 @@ def reproduce(quick, out_dir, store_path, executor, workers, address, fmt, progr
     ):
         for exp in exps:
             summary = run_experiment(
-                exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1)
+                exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
+                retry_errors=retry_errors,
             )
             advance(summary.skipped)
             out.write(vars(summary))
+            summaries.append(summary)
     note(f"report: {_report(store_path, out_dir, quick)}")
+    _finish(summaries)
 
 
 COMMANDS = (experiments, sweep, results, report, reproduce)

@@ -202,6 +202,13 @@ def run_options(f: Callable) -> Callable:
         option("--executor", group="Run", type=Choice(EXECUTORS), default="process", show_default=True),
         option("--workers", group="Run", type=int, default=None, help="Worker processes (default: one per core)."),
         option("--address", group="Run", default=None, help="Dask scheduler tcp://host:port (default: local)."),
+        option(
+            "--retry-errors/--no-retry-errors",
+            group="Run",
+            default=True,
+            show_default=True,
+            help="Recompute trials stored with an error (their attempt count is kept).",
+        ),
     ]
     return _stack(opts)(f)
 

@@ -56,6 +56,13 @@ def _fmt(v) -> str:
 def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str | Path, version: str) -> Path:
     """Write ``out_dir/report.html`` and one PNG per experiment; ``items`` = (experiment, what the paper reports)."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"report folder {str(out)!r} is a file, not a folder; give another --out")
+    collected = [(exp, paper, collect(exp, store)) for exp, paper in items]
+    if not any(curves for _, _, curves in collected):
+        names = ", ".join(exp.name for exp, _ in items)
+        raise ValueError(f"no stored depth curves for {names} in this store: nothing to report (an existing report "
+                         "is left as it is); run the sweeps first, or pass --quick for quick-size results")
     out.mkdir(parents=True, exist_ok=True)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>jacstab report</title><style>",
@@ -67,8 +74,7 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
         "(1/2) log(sigma2_eff E[phi'^2]) (Theorem 2.2, generalised) and the free-probability edge "
         "(n &rarr; &infin;), or \"no prediction\" where neither applies.</p>",
     ]
-    for exp, paper in items:
-        curves = collect(exp, store)
+    for exp, paper, curves in collected:
         if not curves:
             parts.append(f"<h2>{html.escape(exp.name)}</h2><p>No stored results: run the sweep first.</p>")
             continue

@@ -91,12 +91,13 @@ class ScalingComparison:
 
     def curves(self, spec: Any) -> np.ndarray:
         """``(seeds, L)`` natural-log depth curves of ``spec``, one sampled network per seed."""
-        import jacstab
+        from jacstab.engine import depth_curve
+        from jacstab.nets import sample
 
         kwargs = {"device": self.device} if self.dtype is None else {"dtype": self.dtype, "device": self.device}
         out = []
         for seed in self.seeds:
-            curve = jacstab.depth_curve(jacstab.sample(spec, seed, **kwargs))
+            curve = depth_curve(sample(spec, seed, **kwargs))
             out.append(np.asarray(curve.tolist(), dtype=float))
             if self.advance is not None:
                 self.advance()

@@ -110,7 +110,9 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     Hidden matrices: Gaussian ``W_ij ~ N(0, sigma2/n)`` (optionally correlated: ``eta``, ``correlation``) or
     ``sqrt(sigma2) * Haar orthogonal``, then pruned and scaled per ``spec.prune`` / ``spec.scaling``
     (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
-    (paper eq. 1). Weights are drawn on the CPU in ``dtype`` and moved to ``device``.
+    (paper eq. 1). Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
+    ``dtype`` and moved to ``device``: float32 and float64 networks with the same seed share their draws and their
+    masks (the float32 weights are the float64 ones rounded), so the two can be paired.
 
     Args:
         spec: the law; seed: integer in ``[0, 2^63)`` (Python or numpy integer).
@@ -132,10 +134,11 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     n, d = spec.width, spec.input_dim
     act = get_activation(spec.activation, spec.slope)
-    layers = [Dense(_hidden(spec, seed, k, dtype), act) for k in range(1, spec.depth + 1)]
-    w_in = gaussian(n, d, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=dtype)
-    w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=dtype)
+    f64 = torch.float64
+    layers = [Dense(_hidden(spec, seed, k, f64), act) for k in range(1, spec.depth + 1)]
+    w_in = gaussian(n, d, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=f64)
+    w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=f64)
     net = Network(spec, seed, tuple(layers), w_in, w_out)
     if spec.pruning.active:
         net = net.replace(weights=_prune(net, data))
-    return net if device is None else net.to(device=device)
+    return net if device is None and dtype == f64 else net.to(device=device, dtype=dtype)

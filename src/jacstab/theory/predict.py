@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from jacstab.theory import free
+import jacstab.theory.free as free
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants, tanh_fixed_point
-from jacstab.theory.scaling import kept_density, scaling_factor, tau_for_density, truncated_second_moment
+from jacstab.theory.law import density as _density
+from jacstab.theory.law import law_second_moment
 
 PAPER = "Dadoun, Hayou, Salam, Seddik, Youssef 2025"
 PSG = "Pennington, Schoenholz, Ganguli 2017 (arXiv:1711.04735) and 2018 (arXiv:1802.09979)"
@@ -134,62 +135,6 @@ def _q_note(p: Prediction) -> str:
     if p.q_star is not None:
         return f"tanh at the mean-field fixed point q* = {p.q_star:.4g}"
     return "exact at every q (positively homogeneous activation)"
-
-
-# --- the law: n E|b w|^2 ---------------------------------------------------------------------------------------
-
-
-def _density(spec: Any) -> float:
-    return kept_density(
-        spec.prune, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
-    )
-
-
-def _kept_moment(spec: Any) -> float:
-    """``m = E[w^2 1{kept}] / E[w^2]``: ``1 - s`` (random), ``E[N^2 1{|N| > tau}]`` (magnitude), NaN (snip)."""
-    if spec.prune == "random":
-        return _density(spec)
-    if spec.prune.startswith("magnitude"):
-        return truncated_second_moment(tau_for_density(_density(spec)))
-    return math.nan
-
-
-def law_second_moment(spec: Any, rule: str | None = None) -> tuple[float, float]:
-    """``(beta, sigma2_eff)`` of the hidden matrices of ``spec`` under scaling ``rule`` (default ``spec.scaling``).
-
-    .. math:: \\sigma^2_{eff} = n\\,\\mathbb{E}|b w|^2 = c^2\\,\\sigma^2 (1 + \\eta^2)\\, m
-
-    with ``c = beta`` the factor of the kept weights (:func:`jacstab.theory.scaling.scaling_factor`) and ``m`` the
-    kept fraction of the second moment: 1 unpruned, ``1 - s`` (random), ``E[N^2 1{|N| > tau}]`` (magnitude);
-    ``empirical`` restores each row's realised energy, so ``c^2 m = 1`` and ``sigma2_eff = sigma2 (1 + eta^2)``.
-    Row/col/ar1 correlation keeps the variance. For ReLU, ``sigma2_eff / 2 - 1`` is the signed condition (ii).
-
-    Args:
-        spec: a :class:`jacstab.NetSpec` (read through its flat attributes).
-        rule: ``none`` | ``random`` | ``paper-magnitude`` | ``exact`` | ``empirical``; default ``spec.scaling``.
-
-    Returns:
-        ``(beta, sigma2_eff)``; ``NaN`` where the law is unknown (SNIP with a law-level rule: its mask depends on
-        data and gradients) and ``inf`` where the paper-magnitude factor overflows.
-
-    Raises:
-        ValueError: a rule that does not apply to the pruning method (as ``scaling_factor``).
-
-    References:
-        Dadoun et al. 2025, Theorem 3.1 condition (ii), Theorems 4.1-4.3, Section 5.
-    """
-    rule = spec.scaling if rule is None else rule
-    var = spec.sigma2 * (1.0 + spec.eta**2)
-    if spec.prune == "none":
-        return 1.0, var
-    m = _kept_moment(spec)
-    if rule == "empirical":
-        return (1.0 / math.sqrt(m) if math.isfinite(m) else math.nan), var
-    method = "magnitude" if spec.prune == "snip" else spec.prune
-    c = scaling_factor(
-        rule, method, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
-    )
-    return c, c * c * var * m
 
 
 def _law_reason(spec: Any, sigma2_eff: float) -> str:
