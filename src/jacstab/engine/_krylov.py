@@ -36,6 +36,9 @@ def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop: float) -> torch
             block = block - basis @ (basis.T @ block)
     if block.shape[1] == 0:
         return block
+    if block.shape[1] == 1:  # one column: normalising it is exact (the hot path of depth curves)
+        nrm = torch.linalg.vector_norm(block)
+        return block / nrm if float(nrm) > drop else block[:, :0]
     u, s, _ = torch.linalg.svd(block, full_matrices=False)
     q = u[:, s > drop]
     if basis is not None and q.shape[1]:
