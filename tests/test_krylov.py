@@ -402,3 +402,11 @@ def test_warm_start_in_null_space_without_fill_restarts(k):
     r, _ = run(torch.diag(lam), k, block=k, start=start)
     assert r.converged
     check_values(r, torch.sort(lam, descending=True).values, torch.float64, k)
+
+
+def test_non_finite_operator_is_reported_not_converged():
+    # an operator that returns nan (e.g. a user callable with an infinite derivative) must not look converged
+    A = torch.eye(10, dtype=torch.float64)
+    A[3, 3] = float("nan")
+    r, _ = run(A, 2)
+    assert not r.converged and torch.isnan(r.values).all()

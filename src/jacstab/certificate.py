@@ -66,7 +66,9 @@ def certify(obj: NetSpec | Network) -> C.Certificate:
     correlation scale translated to ``eta``. Asymptotic statements: they explain, they do not promise.
     """
     if isinstance(obj, Network):
-        spec, realised = obj.spec, _realised(obj)
+        from jacstab.engine._masks import check_finite
+
+        spec, realised = obj.spec, _realised(check_finite(obj))
     elif isinstance(obj, NetSpec):
         spec, realised = obj, None
     else:

@@ -71,8 +71,8 @@ def top_eigs(
         max_dim: largest Krylov dimension before giving up (default ``min(n, 60 * block + 200)``).
 
     Returns:
-        :class:`EigResult`; ``converged`` is False when ``max_dim`` was reached first (callers fall back to a
-        dense method then).
+        :class:`EigResult`; ``converged`` is False when ``max_dim`` was reached first, or when the operator returned
+        nan or inf (values nan); callers fall back to a dense method then.
     """
     eps = torch.finfo(dtype).eps
     tol = (1e-10 if dtype == torch.float64 else 1e-6) if tol is None else tol
@@ -86,6 +86,8 @@ def top_eigs(
         v0[:, :j] = start[:, :j].to(dtype=dtype, device=device)
     q = _orth(v0, None, 0.0)
     qs, aqs = [q], [matmat(q)]
+    if not bool(torch.isfinite(aqs[0]).all()):  # the operator itself is not finite: no eigenpairs to find
+        return EigResult(torch.full((k,), float("nan"), dtype=dtype), q[:, :0], 0, False)
     it, restarted = 0, False
     while True:
         it += 1
@@ -114,3 +116,5 @@ def top_eigs(
             return EigResult(torch.clamp(theta, min=0), X, it, done and kk == k)
         qs.append(nxt)
         aqs.append(matmat(nxt))
+        if not bool(torch.isfinite(aqs[-1]).all()):
+            return EigResult(torch.full((k,), float("nan"), dtype=dtype), Q[:, :0], it, False)

@@ -16,7 +16,7 @@ from jacstab._checks import Method, check_int
 from jacstab.engine._chain import depth_curve_dense, product_at, spectral_norm
 from jacstab.engine._krylov import top_eigs
 from jacstab.engine._lyapunov import lyapunov_qr
-from jacstab.engine._masks import check_depth, check_input, check_network, masks
+from jacstab.engine._masks import check_depth, check_input, check_network
 from jacstab.engine._resolve import RunInfo, plan_callable, plan_network
 from jacstab.engine.operators import FuncJacobian, JacobianOperator, MatrixFreeChain
 from jacstab.nets.network import Network
@@ -89,7 +89,7 @@ def depth_curve(
             "this network; measure it with independent=False"
         )
     if not independent and info.method == "dense":
-        out = depth_curve_dense(net, masks(net, x), net.depth, callback, info)
+        out = depth_curve_dense(net, net.gates(x), net.depth, callback, info)
         return (out, info) if return_info else out
     out = torch.empty(net.depth, dtype=torch.float64)
     for d in range(1, net.depth + 1):
@@ -128,12 +128,12 @@ def jacobian_operator(
     """
     if not isinstance(obj, Network):
         return FuncJacobian(obj, _callable_input(obj, x))
-    net = obj
+    net = check_network(obj)
     x, depth = check_input(net, x), check_depth(net, depth)
     m = "lanczos" if method == "auto" else plan_network(net.width, 1, method).method
     if m in ("jacrev", "jvp"):
         return FuncJacobian(lambda y: net.hidden_map(y, depth), net.input_map(x), m)
-    gates = masks(net, x, depth)
+    gates = net.gates(x, depth)
     if min(g.size for g in gates) == 0:
         return None
     return MatrixFreeChain(net, gates, depth) if m == "lanczos" else product_at(net, gates, depth)
@@ -170,7 +170,7 @@ def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) ->
     if info.method in ("jacrev", "jvp"):
         op = jacobian_operator(net, x, depth=depth, method=info.method)
         return _svals_func(op, k, info), n
-    gates = masks(net, x, depth)  # only the analytic paths need the gates
+    gates = net.gates(x, depth)  # only the analytic paths need the gates
     if min(g.size for g in gates) == 0:
         return torch.empty(0), n
     if info.method == "lanczos":
@@ -191,10 +191,14 @@ def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) ->
 def _svals_func(op: FuncJacobian, k: int | None, info: RunInfo) -> torch.Tensor:
     if info.method == "jvp":
         logs = _top_k(op, _check_k(k, op.shape[1]), info)
-        if logs is not None:
+        if logs is not None and not bool(torch.isnan(logs).any() or torch.isposinf(logs).any()):
             return logs
-        info.fell_back("jacrev", "jvp Lanczos did not converge within its Krylov budget")
-    return torch.log(torch.linalg.svdvals(op.dense()))
+        why = "did not converge within its Krylov budget" if logs is None else "produced nan or inf"
+        info.fell_back("jacrev", f"jvp Lanczos {why}")
+    j = op.dense()
+    if not bool(torch.isfinite(j).all()):
+        raise ValueError("the Jacobian of the callable at x has nan or inf entries (check the function and x)")
+    return torch.log(torch.linalg.svdvals(j))
 
 
 def singular_values(
@@ -237,6 +241,7 @@ def singular_values(
         OverflowError: when ``log=False`` and a value exceeds the float64 range.
     """
     if isinstance(obj, Network):
+        obj = check_network(obj)
         x, depth = check_input(obj, x), check_depth(obj, depth)
         plan = plan_network(obj.width, _check_k(k, obj.width), method)
         info = RunInfo(method, plan.method, plan.reason)
@@ -276,4 +281,4 @@ def lyapunov_exponents(
     x = check_input(net, x)
     k = _check_k(k, net.width)
     g = torch.Generator().manual_seed(check_int("seed", seed, 0))
-    return lyapunov_qr(net, masks(net, x), k, g)
+    return lyapunov_qr(net, net.gates(x), k, g)

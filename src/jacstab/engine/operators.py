@@ -150,6 +150,10 @@ class FuncJacobian(JacobianOperator):
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script used inside linearize
             out, jvp_fn = linearize(f, x)
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            raise TypeError(f"the callable must return a floating-point torch.Tensor, got {type(out).__name__}")
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError("the callable's output f(x) has nan or inf entries; its Jacobian is not defined")
         _, vjp_fn = vjp(f, x)
         self.f, self.x, self.out_shape = f, x, out.shape
         self._fwd = vmap(jvp_fn, in_dims=1, out_dims=-1)
