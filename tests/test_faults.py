@@ -1,7 +1,9 @@
 """Faults at the boundary: non-finite weights, inputs and outputs are rejected with one clear ValueError."""
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,3 +60,38 @@ def test_non_finite_input_and_callable_output_are_rejected():
     for method in ("jacrev", "jvp"):
         with pytest.raises(ValueError, match="Jacobian of the callable at x has nan or inf"):
             jacstab.singular_values(torch.sqrt, x.abs(), k=2, method=method)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"width": 200_000, "depth": 1}, {"width": 256, "depth": 100_000_000}, {"width": 8, "depth": 2, "in_dim": 10**11}],
+)
+def test_sizes_are_bounded_before_allocation(kwargs):
+    from jacstab.nets.sampling import weight_bytes
+
+    spec = NetSpec(**kwargs)
+    need = weight_bytes(spec, torch.float64)
+    assert need == 8 * (spec.depth * spec.width**2 + spec.width * spec.input_dim + 10 * spec.width)
+    with pytest.raises(ValueError, match=re.escape(f"needs {need / 2**30:.3g} GiB for its weights")):
+        sample(spec, 0)  # raises at once (nothing allocated: 10^8 layers would take minutes otherwise)
+
+
+def test_memory_limit_can_be_set(monkeypatch):
+    monkeypatch.setenv("JACSTAB_MAX_BYTES", "1000")
+    with pytest.raises(ValueError, match="over the limit of"):
+        sample(NetSpec(16, 2), 0)  # 16*16*2*8 + ... > 1000 bytes
+    monkeypatch.setenv("JACSTAB_MAX_BYTES", "lots")
+    with pytest.raises(ValueError, match="JACSTAB_MAX_BYTES must be a positive number"):
+        sample(NetSpec(16, 2), 0)
+
+
+def test_theory_orders_and_depths_are_bounded_and_overflow_is_reported():
+    from jacstab import theory as T
+
+    with pytest.raises(OverflowError, match="m_180 and higher overflow"):
+        T.moments(200, 10)  # m_k grows like the Fuss-Catalan numbers times 2^(kL): past 1e308 at k = 180
+    assert np.isfinite(T.moments(179, 10)).all()
+    with pytest.raises(ValueError, match="up to depth L = 64"):
+        T.density([1.0], 200)
+    with pytest.raises(ValueError, match=r"\[1, 10\^7\]"):
+        T.gaussian_lyapunov(10**8)

@@ -159,8 +159,8 @@ def run_seeds(o: dict[str, Any], columns: list[str], rows_for_seed: RowsForSeed,
     if at is not None and not 1 <= at <= spec.depth:
         raise ValueError(f"--at-depth must be in [1, {spec.depth}] (the sampled depth --depth), got {at}")
     sample = api("sample")
-    input_note(spec)
     first = sample(spec, seeds[0], dtype=dtype, device=dev)  # sampling errors surface before any output
+    input_note(spec)
     with rows_out(columns, o["fmt"]) as out, progress(o["progress"], len(seeds) * work, what) as advance:
         for seed in seeds:
             net = first if seed == seeds[0] else sample(spec, seed, dtype=dtype, device=dev)

@@ -157,8 +157,17 @@ def network_options(f: Callable) -> Callable:
     """The network, pruning, correlation and seed options shared by every measuring command."""
     net, prune, corr, seeds = "Network", "Pruning", "Correlation", "Seeds"
     opts = [
-        option("--width", "-n", group=net, type=int, required=True, help="Hidden width n (>= 1)."),
-        option("--depth", "-L", group=net, type=int, required=True, help="Depth L: number of n x n hidden matrices."),
+        option(
+            "--width",
+            "-n",
+            group=net,
+            type=int,
+            required=True,
+            help="Hidden width n (>= 1; the weights, 8 L n^2 bytes, must fit in 80%% of memory: checked first).",
+        ),
+        option(
+            "--depth", "-L", group=net, type=int, required=True, help="Depth L: hidden n x n matrices (same bound)."
+        ),
         option("--activation", group=net, type=Choice(ACTIVATIONS), default="relu", show_default=True),
         option("--slope", group=net, type=float, default=0.01, show_default=True, help="leaky_relu negative slope."),
         option(

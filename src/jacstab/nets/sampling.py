@@ -13,6 +13,7 @@ from ``(seed, "hidden", k)`` (:mod:`jacstab.nets.streams`). Consequences users c
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 
@@ -38,6 +39,39 @@ from jacstab.nets.streams import (
 from jacstab.specs import NetSpec
 
 SNIP_BATCH = 64
+MAX_BYTES_ENV = "JACSTAB_MAX_BYTES"
+
+
+def memory_limit() -> int:
+    """Bytes a network's weights may take: ``$JACSTAB_MAX_BYTES``, else 80% of this machine's physical memory."""
+    value = os.environ.get(MAX_BYTES_ENV)
+    if value is not None:
+        try:
+            return check_int(MAX_BYTES_ENV, int(float(value)), 1)
+        except ValueError as e:
+            raise ValueError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {value!r}") from e
+    try:
+        return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
+        return 16 * 2**30
+
+
+def weight_bytes(spec: NetSpec, dtype: torch.dtype) -> int:
+    """Memory :func:`sample` allocates: the float64 draws ``L n^2 + n d + o n`` (and their float32 copy)."""
+    entries = spec.depth * spec.width**2 + spec.width * spec.input_dim + spec.out_dim * spec.width
+    return entries * (8 + (4 if dtype == torch.float32 else 0))
+
+
+def check_size(spec: NetSpec, dtype: torch.dtype = torch.float64) -> None:
+    """Raise ``ValueError`` with the memory estimate when ``spec``'s weights would not fit (checked before any
+    allocation: a width of 200,000 or a depth of 10^8 fails at once, not after minutes of swapping)."""
+    need, limit = weight_bytes(spec, dtype), memory_limit()
+    if need > limit:
+        raise ValueError(
+            f"a network of width {spec.width}, depth {spec.depth} and input dimension {spec.input_dim} needs "
+            f"{need / 2**30:.3g} GiB for its weights, over the limit of {limit / 2**30:.3g} GiB (80% of this "
+            f"machine's memory, or ${MAX_BYTES_ENV}); lower the width, depth or in_dim"
+        )
 
 
 def _hidden(spec: NetSpec, seed: int, k: int, dtype: torch.dtype) -> torch.Tensor:
@@ -125,13 +159,15 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
         A frozen :class:`~jacstab.Network` with provenance ``sampled``.
 
     Raises:
-        TypeError: ``spec`` is not a NetSpec. ValueError: bad seed, dtype or data; pruning keeps no weight.
+        TypeError: ``spec`` is not a NetSpec. ValueError: bad seed, dtype or data; pruning keeps no weight; the
+        weights would not fit in memory (:func:`check_size`, before anything is allocated).
     """
     if not isinstance(spec, NetSpec):
         raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
     seed = check_int("seed", seed, 0, MAX_SEED)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    check_size(spec, dtype)
     n, d = spec.width, spec.input_dim
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64

@@ -22,6 +22,8 @@ import numpy as np
 from scipy import optimize, special
 
 INITS = ("gaussian", "orthogonal")
+MAX_MOMENTS = 2000  # the power series of f^k costs K^3 / 3 flops: ~3 s at K = 2000
+MAX_DENSITY_DEPTH = 64  # density() roots a degree-(L+1) polynomial at every grid point: ~20 s at L = 64
 
 
 def _check(L: int, p: float, sigma2: float, init: str) -> None:
@@ -85,8 +87,8 @@ def moments(K: int, L: int, p: float = 0.5, sigma2: float = 2.0, init: str = "ga
     Check: ``L = 1, p = 1, sigma2 = 1`` gives the Catalan numbers; ``m_1 = (sigma2 p)^L`` always.
     """
     _check(L, p, sigma2, init)
-    if K < 1:
-        raise ValueError(f"K must be >= 1, got {K}")
+    if not 1 <= K <= MAX_MOMENTS:
+        raise ValueError(f"K must be an integer in [1, {MAX_MOMENTS}], got {K}")
     a = 1 if init == "gaussian" else 1 - L  # power of (1 + psi)
     # f(psi) = sigma2^L (p + psi)^L (1 + psi)^a as a truncated power series in psi
     pl = _series(lambda j: special.binom(L, j) * p ** (L - j) if j <= L else 0.0, K)
@@ -96,6 +98,12 @@ def moments(K: int, L: int, p: float = 0.5, sigma2: float = 2.0, init: str = "ga
     for k in range(1, K + 1):
         fk = np.convolve(fk, f)[: K + 1]
         out[k - 1] = fk[k - 1] / k
+    if not np.isfinite(out).all():
+        first = int(np.argmin(np.isfinite(out))) + 1
+        raise OverflowError(
+            f"m_{first} and higher overflow float64 (m_{first - 1} = {out[first - 2]:.3g}); ask for K < {first}"
+            if first > 1 else "m_1 overflows float64"
+        )
     return out
 
 
@@ -116,6 +124,9 @@ def density(x, L: int, p: float = 0.5, sigma2: float = 2.0, init: str = "gaussia
     real root ``psi ~ m_1/x``) down a geometric grid of ``grid`` points. For ``p < 1`` a mass ``1 - p`` sits at 0
     (rank of the masks), so the continuous part integrates to ``p`` (orthogonal weights: pure atoms when L = 1).
     """
+    if L > MAX_DENSITY_DEPTH:
+        raise ValueError(f"density is computed up to depth L = {MAX_DENSITY_DEPTH} (polynomial roots of degree L + 1 "
+                         f"at every grid point), got L = {L}")
     _check(L, p, sigma2, init)
     xs = np.atleast_1d(np.asarray(x, dtype=float))
     edge = math.exp(log_spectral_edge(L, p, sigma2, init))

@@ -17,8 +17,8 @@ def gaussian_lyapunov(n: int, sigma2: float = 1.0) -> np.ndarray:
     (Newman 1986; Forrester 2013 for the real Ginibre case.) Exact at every ``n``; the measured
     ``jacstab.lyapunov_exponents`` of a linear Gaussian network converge to these as ``L -> inf``.
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    if not 1 <= n <= 10**7:
+        raise ValueError(f"n must be an integer in [1, 10^7] (one float64 exponent each), got {n}")
     i = np.arange(1, n + 1)
     return 0.5 * (math.log(2.0 * sigma2 / n) + special.digamma((n - i + 1) / 2.0))
 
