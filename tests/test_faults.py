@@ -95,3 +95,19 @@ def test_theory_orders_and_depths_are_bounded_and_overflow_is_reported():
         T.density([1.0], 200)
     with pytest.raises(ValueError, match=r"\[1, 10\^7\]"):
         T.gaussian_lyapunov(10**8)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_absent_is_a_value_error_not_torchs_assertion():
+    with pytest.raises(ValueError, match="no CUDA device is available"):
+        sample(NetSpec(8, 2), 0, device="cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        sample(NetSpec(8, 2), 0, device="gpu0")
+
+
+def test_numpy_integers_are_accepted_and_give_the_same_network():
+    a = sample(NetSpec(np.int64(16), np.int32(3)), np.int64(5))
+    b = sample(NetSpec(16, 3), 5)
+    assert a.spec == b.spec and a.spec.hash() == b.spec.hash() and type(a.spec.width) is int
+    assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights))
+    assert jacstab.singular_values(a, k=np.int64(2), depth=np.int64(2)).shape == (2,)

@@ -166,3 +166,36 @@ def test_bad_store_paths(tmp_path):
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ValueError, match="not a jacstab results store"):
         Store(junk)
+
+
+def test_a_store_in_a_read_only_folder_is_read_immutably(tmp_path, monkeypatch):
+    # in a read-only folder SQLite cannot create the WAL index, so mode=ro fails; the store then opens it as
+    # immutable (root, which runs CI, ignores folder permissions, so the failure is simulated)
+    with Store(tmp_path / "s.sqlite") as st:
+        st.write(_result(0))
+    real, tried = sqlite3.connect, []
+
+    def connect(target, *args, **kwargs):
+        tried.append(str(target).rsplit("?", 1)[-1])
+        if "mode=ro" in str(target):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr("jacstab.lab.store.sqlite3.connect", connect)
+    with Store(tmp_path / "s.sqlite", readonly=True) as st:
+        assert [r["value"] for r in st.rows()] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert tried == ["mode=ro", "immutable=1"]
+
+
+def test_readonly_store_reads_and_refuses_missing_or_junk(tmp_path):
+    with Store(tmp_path / "s.sqlite") as st:
+        st.write(_result(1))
+    with Store(tmp_path / "s.sqlite", readonly=True) as st:
+        assert [r["value"] for r in st.rows()] == [1.0, 2.0, 3.0, 4.0, 5.0]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            st.write(_result(2))
+    with pytest.raises(ValueError, match="no results store"):
+        Store(tmp_path / "missing.sqlite", readonly=True)
+    (tmp_path / "junk.sqlite").write_bytes(b"junk" * 100)
+    with pytest.raises(ValueError, match="not a readable jacstab results store"):
+        Store(tmp_path / "junk.sqlite", readonly=True)

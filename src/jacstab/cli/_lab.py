@@ -114,7 +114,7 @@ def results(store_path, parquet, fmt) -> None:
         "value",
         *(f.name for f in dataclasses.fields(api("NetSpec"))),
     ]
-    with Store(store_path) as store:
+    with Store(store_path, readonly=True) as store:
         if parquet is not None:
             try:
                 store.dataframe().to_parquet(parquet, index=False)
@@ -131,7 +131,7 @@ def _report(store_path: str, out_dir: str, quick: bool):
     from jacstab.lab.report import write_report
 
     items = [(builtin_experiment(name, quick=quick), entry["paper"]) for name, entry in BUILTIN.items()]
-    with Store(store_path) as store:
+    with Store(store_path, readonly=True) as store:
         return write_report(items, store, out_dir, __version__)
 
 

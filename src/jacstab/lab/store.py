@@ -70,12 +70,17 @@ class TrialResult:
 class Store:
     """SQLite results store; safe for several processes writing at once (WAL + immediate transactions)."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, timeout: float = 60.0):
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, timeout: float = 60.0, readonly: bool = False):
+        """Open (or create) the store at ``path``; ``readonly=True`` opens an existing store for reading only
+        (works in a read-only folder; nothing is created or upgraded)."""
         self.path = Path(path)
         if self.path.is_dir():
             raise ValueError(f"store path {str(self.path)!r} is a directory; give a file name")
         if not self.path.parent.is_dir():
             raise ValueError(f"store path {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")
+        if readonly:
+            self.conn = self._open_readonly(timeout)
+            return
         try:
             self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -87,6 +92,20 @@ class Store:
                     self.conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {decl}")
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{str(self.path)!r} is not a jacstab results store ({e})") from e
+
+    def _open_readonly(self, timeout: float) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise ValueError(f"no results store at {str(self.path)!r}")
+        uri = self.path.resolve().as_uri()
+        last: Exception | None = None
+        for flags in ("mode=ro", "immutable=1"):  # immutable: a read-only folder cannot hold the WAL index
+            try:
+                conn = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=timeout, isolation_level=None)
+                conn.execute("SELECT COUNT(*) FROM trials").fetchone()
+                return conn
+            except sqlite3.DatabaseError as e:
+                last = e
+        raise ValueError(f"{str(self.path)!r} is not a readable jacstab results store ({last})")
 
     def close(self) -> None:
         self.conn.close()

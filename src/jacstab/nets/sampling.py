@@ -138,6 +138,18 @@ def _prune(parent: Network, data) -> list[torch.Tensor]:
     return pruned
 
 
+def _check_device(device) -> torch.device | None:
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA device is available (use device='cpu')")
+    return dev
+
+
 def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=None, *, data=None) -> Network:
     """Draw a network from ``spec`` with integer ``seed >= 0``; same spec and seed give identical tensors.
 
@@ -168,6 +180,7 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     check_size(spec, dtype)
+    device = _check_device(device)
     n, d = spec.width, spec.input_dim
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64
