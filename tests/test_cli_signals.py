@@ -80,3 +80,27 @@ def test_ctrl_c_stops_a_process_sweep_cleanly(tmp_path):
     )
     (row,) = json.loads(r.stdout)
     assert row["skipped"] == kept and row["done"] + row["skipped"] == 36
+
+
+def test_sigterm_ends_the_sweep_and_its_workers(tmp_path):
+    # jacstab 0.1: SIGTERM to the driver left its worker processes (about 470 MB each) running forever
+    import psutil
+
+    store = str(tmp_path / "t.sqlite")
+    p = jacstab_process("sweep", "fig3", "--store", store, "--workers", "2", text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while _finished(store) < 2:  # readiness: two trials committed, so the workers are busy
+            assert p.poll() is None, p.communicate()[1]
+            assert time.monotonic() < deadline, "no trial finished within 300 s"
+            time.sleep(0.2)
+        workers = psutil.Process(p.pid).children(recursive=True)
+        assert workers
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 143 and "terminated" in err and "Traceback" not in err
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, [w.pid for w in alive]
+    assert _finished(store) >= 2  # committed trials kept

@@ -336,3 +336,20 @@ def test_report_never_replaces_a_report_with_an_empty_one(tmp_path, capsys):
         main(["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(out)])
     assert e.value.code == 2 and "nothing to report" in capsys.readouterr().err
     assert (out / "report.html").read_text() == "<html>an earlier report</html>"
+
+
+def test_a_dying_worker_is_that_trials_error_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    # jacstab 0.1: a worker killed mid-sweep crashed the driver with a 31-line traceback
+    import _killer
+
+    monkeypatch.setattr("jacstab.lab.runner.compute", _killer.compute_or_die)
+    exp = parse_experiment({"seeds": 3, "metrics": ["depth_curve"], "net": {"width": 8, "depth": 3}})
+    with Store(tmp_path / "s.sqlite") as st:
+        s = run_experiment(exp, st, executor="process", workers=2)
+        assert (s.done, s.errors) == (2, 1)
+        dead = exp.trials()[1].id
+        (err,) = [r["error"] for r in st.rows() if r["trial_id"] == dead]
+        assert err.startswith("WorkerDied")
+        for t in (exp.trials()[0], exp.trials()[2]):  # the innocent trials are complete and exact
+            ref = jacstab.depth_curve(jacstab.sample(t.spec, t.seed)).tolist()
+            assert st.values(t.id, "depth_curve") == ref

@@ -37,27 +37,44 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM (see :func:`raise_on_sigterm`): stops work like Ctrl-C, exit 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in the main thread, so ``finally`` blocks end workers and close
+    outputs (the default action would kill the process and leave its worker processes running)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 @contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold back SIGINT (Ctrl-C) inside the block and raise ``KeyboardInterrupt`` when it ends.
+    """Hold back SIGINT (Ctrl-C) and SIGTERM inside the block and raise them when it ends.
 
-    Only where Python's own SIGINT handler is installed (main thread, SIGINT not ignored); elsewhere a no-op.
+    Only where Python's own SIGINT handler (or jacstab's SIGTERM handler) is installed, in the main thread;
+    elsewhere a no-op.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler:
-        yield
-        return
+    ours = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _on_sigterm}
+    previous = {sig: signal.getsignal(sig) for sig in ours}
+    held = [sig for sig, handler in ours.items() if previous[sig] is handler]
     caught: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    for sig in held:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig in held:
+            signal.signal(sig, previous[sig])
         if caught:
-            raise KeyboardInterrupt
+            raise Terminated if caught[0] == signal.SIGTERM else KeyboardInterrupt
 
 
 class RowWriter:

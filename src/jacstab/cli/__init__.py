@@ -23,6 +23,7 @@ import click
 from jacstab._version import __version__
 from jacstab.cli import _certify, _lab, _measure
 from jacstab.cli._options import flag_options
+from jacstab.output import Terminated, raise_on_sigterm
 
 __all__ = ["cli", "main"]
 
@@ -73,9 +74,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: exit 0, 2 (bad input, one line on stderr), 1 (a bug in jacstab), 130 (Ctrl-C)."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = _debug_requested(args)
+    raise_on_sigterm()
     try:
         code = cli.main(args=args, prog_name="jacstab", standalone_mode=False)  # `| head`: click exits 1 quietly
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, click.Abort) as e:  # click wraps KeyboardInterrupt (and Terminated) in Abort
+        if isinstance(e, Terminated) or isinstance(e.__cause__, Terminated):
+            click.echo("jacstab: terminated (SIGTERM); printed rows and stored trials are kept", err=True)
+            sys.exit(143)
         click.echo("jacstab: interrupted; printed rows and stored trials are kept", err=True)
         sys.exit(130)
     except click.ClickException as e:

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from jacstab._checks import EXECUTORS, check_choice
@@ -73,23 +74,55 @@ def run_experiment(
         for trial in pending:
             record(compute(trial))
     else:
-        n = workers or os.cpu_count() or 1
-        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded torch process
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)  # each trial fixes its own thread count
-        futures = {pool.submit(compute, trial) for trial in pending}
-        try:
-            while futures:
-                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    record(f.result())
-        finally:  # Ctrl-C or an error: drop what has not started, keep what is committed
-            for f in futures:
-                f.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+        _run_pool(pending, record, workers or os.cpu_count() or 1)
     return SweepSummary(
         exp.name, len(todo), len(todo) - len(pending), counts["done"], counts["error"], counts["retried"],
         store.legacy_count(),
     )
+
+
+def _dead_worker(trial: Trial, what: str) -> TrialResult:
+    """The stored error of a trial whose worker process died (killed, out of memory, segfault)."""
+    from jacstab._version import __version__
+
+    return TrialResult(trial.id, trial.spec.canonical_json(), trial.seed, trial.metric_names, __version__, {},
+                       "error", f"WorkerDied: {what}", None, trial.identity_json())
+
+
+def _run_pool(pending: list[Trial], record: Callable[[TrialResult], None], n: int) -> None:
+    """A local process pool. A worker that dies (killed, out of memory) breaks the pool and every trial in flight
+    or queued in it; those are then run again one at a time, each in its own one-worker pool, so an innocent trial
+    completes and the trial that kills its worker is stored as a ``WorkerDied`` error (the sweep goes on).
+    Ctrl-C or SIGTERM: pending trials are dropped, workers ended, committed trials kept."""
+    suspects = _pool_round(pending, record, n)
+    for trial in suspects:  # isolation: a pool per trial
+        if _pool_round([trial], record, 1):
+            record(_dead_worker(trial, "its worker process died (killed, or out of memory)"))
+
+
+def _pool_round(trials: list[Trial], record: Callable[[TrialResult], None], n: int) -> list[Trial]:
+    """Run ``trials`` in one pool of ``n`` workers; return those lost to a broken pool."""
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))  # no fork of torch
+    futures = {pool.submit(compute, trial): trial for trial in trials}
+    lost: list[Trial] = []
+    try:
+        waiting = set(futures)
+        while waiting:
+            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for f in finished:
+                try:
+                    record(f.result())
+                except BrokenProcessPool:
+                    lost.append(futures[f])
+    finally:  # Ctrl-C, SIGTERM or an error: drop what has not started, end the workers, keep what is committed
+        for f in futures:
+            f.cancel()
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+    return sorted(lost, key=trials.index)
 
 
 def _run_dask(pending: list[Trial], exp: Experiment, record, workers: int | None, address: str | None) -> None:
