@@ -1,6 +1,7 @@
 """Faults at the boundary: non-finite weights, inputs and outputs are rejected with one clear ValueError."""
 
 import math
+import os
 import re
 
 import numpy as np
@@ -111,3 +112,17 @@ def test_numpy_integers_are_accepted_and_give_the_same_network():
     assert a.spec == b.spec and a.spec.hash() == b.spec.hash() and type(a.spec.width) is int
     assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights))
     assert jacstab.singular_values(a, k=np.int64(2), depth=np.int64(2)).shape == (2,)
+
+
+def test_thread_policy(monkeypatch):
+    from jacstab._threads import SINGLE_THREAD_BELOW_WIDTH, threads_for
+
+    monkeypatch.delenv("JACSTAB_THREADS", raising=False)
+    assert threads_for(SINGLE_THREAD_BELOW_WIDTH - 1) == 1
+    assert threads_for(SINGLE_THREAD_BELOW_WIDTH, workers=1) == max(1, os.cpu_count() or 1)
+    assert threads_for(4096, workers=10**6) == 1  # never below one
+    monkeypatch.setenv("JACSTAB_THREADS", "3")
+    assert threads_for(16) == 3
+    monkeypatch.setenv("JACSTAB_THREADS", "zero")
+    with pytest.raises(ValueError, match="JACSTAB_THREADS must be an integer >= 1"):
+        threads_for(16)

@@ -73,6 +73,9 @@ def scalings(every: int, **o) -> None:
         raise ValueError(f"--every must be >= 1, got {every}")
     dev, dtype = device_of(o["device"]), dtype_of(o["dtype"])
     input_note(base)
+    from jacstab._threads import configure_threads
+
+    configure_threads(base.width)
     run = compare_scalings(base, seeds, every=every, dtype=dtype, device=dev)
     with (
         rows_out(list(COLUMNS), o["fmt"]) as out,

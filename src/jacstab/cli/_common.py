@@ -158,6 +158,9 @@ def run_seeds(o: dict[str, Any], columns: list[str], rows_for_seed: RowsForSeed,
     at = o.get("at_depth")
     if at is not None and not 1 <= at <= spec.depth:
         raise ValueError(f"--at-depth must be in [1, {spec.depth}] (the sampled depth --depth), got {at}")
+    from jacstab._threads import configure_threads
+
+    configure_threads(spec.width)
     sample = api("sample")
     first = sample(spec, seeds[0], dtype=dtype, device=dev)  # sampling errors surface before any output
     input_note(spec)
