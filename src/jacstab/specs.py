@@ -38,6 +38,16 @@ __all__ = ["ACTIVATIONS", "CORRELATIONS", "INITS", "PRUNES", "SCALINGS", "SCOPES
            "Pruning", "check_choice", "check_int", "check_real", "closest"]
 
 
+LAW_SCALINGS = ("exact", "paper-magnitude")  # factors computed from the Gaussian weight law
+
+
+def _unknown_law(scaling: str) -> ValueError:
+    return ValueError(
+        f"scaling={scaling!r} needs a known weight law (gaussian init, random or magnitude pruning); "
+        "use scaling='empirical'"
+    )
+
+
 @dataclass(frozen=True)
 class Pruning:
     """The pruning group of a :class:`NetSpec` (paper Section 4): one frozen, validated value passed whole.
@@ -79,11 +89,8 @@ class Pruning:
         self._check_method_fields()
         if self.scaling == "paper-magnitude" and not self.method.startswith("magnitude"):
             raise ValueError(f"scaling='paper-magnitude' applies to magnitude pruning, not prune={self.method!r}")
-        if self.scaling in ("exact", "paper-magnitude") and self.method == "snip":
-            raise ValueError(
-                f"scaling={self.scaling!r} needs a known weight law (gaussian init, random or "
-                "magnitude pruning); use scaling='empirical'"
-            )
+        if self.scaling in LAW_SCALINGS and self.method == "snip":
+            raise _unknown_law(self.scaling)
 
     def _check_method_fields(self) -> None:
         if self.method == "magnitude-threshold":
@@ -224,11 +231,8 @@ class NetSpec:
         pruning, corr = self.pruning, self.correlation_model  # validates both groups
         if pruning.keep is not None:
             check_int("keep", pruning.keep, 1, self.width * self.width)
-        if pruning.scaling in ("exact", "paper-magnitude") and self.init != "gaussian":
-            raise ValueError(
-                f"scaling={pruning.scaling!r} needs a known weight law (gaussian init, random or "
-                "magnitude pruning); use scaling='empirical'"
-            )
+        if pruning.scaling in LAW_SCALINGS and self.init != "gaussian":
+            raise _unknown_law(pruning.scaling)
         if corr.active and self.init != "gaussian":
             raise ValueError(f"correlated weights (eta, correlation) need init='gaussian', got init={self.init!r}")
 
