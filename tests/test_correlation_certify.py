@@ -89,3 +89,29 @@ def test_sampled_certificate_reports_realised_structure():
     pruned = {i.name: i for i in certify(sample(NetSpec(128, 10, prune="random", sparsity=0.8), 0)).items}
     # Binomial over L n^2 = 163,840 weights: SE sqrt(0.16/163840) ~ 0.001; 5 SE
     assert abs(pruned["realised sparsity"].value - 0.8) < 0.005
+
+
+def test_certificate_of_a_linear_net_predicts_no_drift_and_says_the_theorem_does_not_apply():
+    # jacstab 0.1 said "expect ||J|| off by a factor ~ e^(-34.7)" for this stable net (measured log||J^(100)|| = 2.56)
+    rows = {r["name"]: r for r in certify(NetSpec(256, 100, activation="linear", sigma2=1.0)).rows()}
+    assert rows["(ii)"]["value"] == 0.0 and "e^(0)" in rows["(ii)"]["verdict"]
+    assert rows["(ii)"]["formula"].startswith("max_i |1 sum_k") and "does not cover" in rows["(ii)"]["verdict"]
+    # at sigma2 = 2 the linear net explodes: (ii) = E[phi'^2] sigma2 - 1 = 1, drift (L/2) log 2 = 34.7 over 100 layers
+    rows = {r["name"]: r for r in certify(NetSpec(256, 100, activation="linear", sigma2=2.0)).rows()}
+    assert rows["(ii)"]["value"] == 1.0 and "e^(34.7)" in rows["(ii)"]["verdict"]
+
+
+def test_replaced_weights_are_recorded_and_certified_as_modified():
+    net = sample(NetSpec(32, 4), 0)
+    net3 = net.replace(weights=[3 * w for w in net.weights])
+    assert net3.provenance.kind == "modified" and net3.provenance.parent is net
+    assert net.to(dtype=torch.float32).provenance.kind == "sampled"  # a cast is the same network
+    # realised (ii): 1/2 sum_k (3 w)^2 - 1 over the worst row, computed independently
+    worst = max((0.5 * (9 * w * w).sum(1) - 1).abs().max().item() for w in net.weights)
+    cert = certify(net3)
+    assert {r["name"]: r for r in cert.rows()}["(ii)"]["value"] == pytest.approx(worst, rel=1e-12)
+    assert cert.summary.startswith("weights replaced after sampling")
+    with pytest.raises(ValueError, match="would drop what was done"):
+        jacstab.depth_curve(net3, independent=True)
+    with pytest.raises(ValueError, match=r"W_2 must be a floating tensor of shape \(32, 32\)"):
+        net.replace(weights=[net.weights[0], torch.zeros(3, 3), *net.weights[2:]])

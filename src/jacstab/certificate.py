@@ -8,18 +8,12 @@ import torch
 
 from jacstab.correlation import realised_correlation
 from jacstab.nets import Network, sample
-from jacstab.specs import NetSpec
+from jacstab.specs import SCALINGS, NetSpec
 from jacstab.theory import certificate as C
+from jacstab.theory.law import density as _density
 from jacstab.theory.predict import law_second_moment, predict
-from jacstab.theory.scaling import kept_density
 
-LAW_RULES = ("none", "random", "paper-magnitude", "exact", "empirical")
-
-
-def _density(spec: NetSpec) -> float:
-    return kept_density(
-        spec.prune, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
-    )
+LAW_RULES = SCALINGS  # every scaling rule, compared at the law level by the summary
 
 
 def law_quantities(spec: NetSpec, rule: str | None = None) -> tuple[float, float]:
@@ -36,7 +30,7 @@ def _realised(net: Network) -> tuple[float, float, float, float]:
     """``(beta, signed (ii), (iii), mean row (ii))`` from the realised weights (``b = W^B / W`` against the
     unpruned parent)."""
     spec = net.spec
-    if net.provenance.kind == "masked":
+    if net.provenance.kind != "sampled":  # masked or modified: measured against the network it came from
         parent = net.provenance.parent
     elif spec.pruning.active:
         parent = sample(spec.unpruned(), net.seed, dtype=net.dtype)
@@ -46,7 +40,7 @@ def _realised(net: Network) -> tuple[float, float, float, float]:
     mu = predict(spec).gates.mean_dphi2  # E[phi'^2]: 1/2 for ReLU (the paper's factor 1/2)
     for wb, w in zip(net.weights, parent.weights):
         wb = wb.cpu().to(torch.float64)
-        w = w.to(torch.float64)
+        w = w.cpu().to(torch.float64)
         b = torch.where(w != 0, wb / torch.where(w != 0, w, torch.ones_like(w)), torch.zeros_like(w))
         beta = max(beta, b.abs().max().item())
         rows = mu * (wb * wb).sum(1) - 1.0  # signed, per row; keep the largest in absolute value
@@ -64,6 +58,22 @@ def certify(obj: NetSpec | Network) -> C.Certificate:
     from its realised weights (``b = W^B / W`` against the unpruned parent drawn with the same seed). Also:
     the sparsity edge ``1 - s >> log^4(n)/n`` (Theorem 4.1) and, for correlated weights, Theorem 5.1's
     correlation scale translated to ``eta``. Asymptotic statements: they explain, they do not promise.
+
+    Condition (ii) is the second moment ``E[phi'^2] sum_k E|b w|^2 - 1`` (:func:`jacstab.theory.predict`): for
+    ReLU exactly the paper's; for other activations and laws outside the theorem the verdict says so.
+
+    Args:
+        obj: a :class:`~jacstab.NetSpec` (law) or a :class:`~jacstab.Network` (realised weights; a network masked
+            or modified after sampling is measured against the network it came from).
+
+    Returns:
+        A :class:`~jacstab.theory.certificate.Certificate` (``.items``, ``.rows()``, ``.summary``).
+
+    Raises:
+        TypeError: ``obj`` is neither. ValueError: non-finite weights.
+
+    References:
+        Dadoun, Hayou, Salam, Seddik, Youssef 2025, Theorems 3.1, 4.1-4.3, 5.1.
     """
     if isinstance(obj, Network):
         from jacstab.engine._masks import check_finite
@@ -78,10 +88,15 @@ def certify(obj: NetSpec | Network) -> C.Certificate:
     iii, mean = 0.0, ii  # every law here is symmetric in sign
     if realised is not None:
         beta, ii, iii, mean = realised
-    items = [C.condition_i(beta, n), C.condition_ii(ii, L, mean), C.condition_iii(iii)]
-    if spec.prune != "none":
+    pred = predict(spec)
+    covered = pred.theorem_applies
+    items = [C.condition_i(beta, n), C.condition_ii(ii, L, mean, mu=pred.gates.mean_dphi2), C.condition_iii(iii)]
+    prov = obj.provenance if isinstance(obj, Network) else None
+    if prov is not None and prov.kind == "masked":
+        items.append(C.sparsity_edge(sum(prov.density) / len(prov.density), n))  # the masks' realised density
+    elif spec.prune != "none":
         items.append(C.sparsity_edge(_density(spec), n))
-    corr = spec.eta**2 / (1 + spec.eta**2) if spec.eta > 0 else spec.rho
+    corr = spec.correlation_model.pair_correlation
     if corr > 0:
         # (A'1): Gaussian correlated weights with deterministic B; (i') and (ii') have the same formulas here
         items += [
@@ -95,12 +110,16 @@ def certify(obj: NetSpec | Network) -> C.Certificate:
         ]
     if isinstance(obj, Network):
         items += _realised_structure(obj, corr)
-    summary = _summary(spec, ii)
-    if isinstance(obj, Network) and obj.provenance.kind == "masked":
-        summary = f"{obj.provenance.describe()}; parent law: {summary}"
-    pred = predict(spec)
-    if not pred.theorem_applies:
+    if prov is not None and prov.kind != "sampled":
+        summary = (f"{prov.describe()}: realised condition (ii) = {ii:+.3g} (the spec describes the parent, "
+                   f"not this network)")
+    else:
+        summary = _summary(spec, ii, "realised" if prov is not None else "law")
+    if not covered:
         summary += f" Note: {pred.note}."
+        items = [dataclasses.replace(i, verdict=f"Theorem 3.1 does not cover this law (no guarantee); value: "
+                                     f"{i.verdict.replace('consistent with the theorem', 'small')}")
+                 if i.name.startswith("(") else i for i in items]
     return C.Certificate(items, summary)
 
 
@@ -117,7 +136,7 @@ def _realised_structure(net: Network, corr: float) -> list[C.Item]:
                 "realised sparsity",
                 "fraction of hidden weights equal to 0",
                 1 - kept,
-                f"target {target:.4g}",
+                f"1 - mask density = {target:.4g} (plus the parent's zeros)" if masked else f"target {target:.4g}",
                 "measured on the sampled network",
             )
         )
@@ -136,8 +155,8 @@ def _realised_structure(net: Network, corr: float) -> list[C.Item]:
     return out
 
 
-def _summary(spec: NetSpec, ii: float) -> str:
-    head = "law" if spec.prune == "none" else f"prune={spec.prune}, density={_density(spec):.3g}"
+def _summary(spec: NetSpec, ii: float, what: str) -> str:
+    head = what if spec.prune == "none" else f"{what}: prune={spec.prune}, density={_density(spec):.3g}"
     text = f"{head}, scaling={spec.scaling}, n={spec.width}, L={spec.depth}: condition (ii) = {ii:+.3g}"
     if spec.prune == "none" or spec.prune == "snip":
         return text + ("." if spec.prune == "none" else "; use scaling=empirical for SNIP (law unknown).")

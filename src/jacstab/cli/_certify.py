@@ -91,10 +91,28 @@ THEORY_KINDS = ("edge", "moments", "density", "lyapunov", "scaling", "lognormal"
 LOGNORMAL_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a in ("relu", "linear"))
 
 
-def _check_theory(width: int, depth: int, k: int, points: int, sparsities: str) -> list[float]:
+MAX_EDGE_DEPTH = 100_000  # edge: one row (one root solve) per depth
+MAX_POINTS = 10_000  # density: one polynomial root solve per point (~2 s per 1000 points at L = 64)
+MAX_LYAPUNOV_WIDTH = 10**7  # jacstab.theory.gaussian_lyapunov: one float64 exponent each
+
+
+def _check_theory(kind: str, o: dict) -> list[float]:
+    from jacstab.theory.free import MAX_MOMENTS
+
+    width, depth, k, points, sparsities = o["width"], o["depth"], o["k"], o["points"], o["sparsities"]
     for name, v in (("--width", width), ("--depth", depth), ("--k", k), ("--points", points)):
         if v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
+    if not (math.isfinite(o["sigma2"]) and 0 < o["sigma2"] <= 1e6):
+        raise ValueError(f"--sigma2 must be a finite number in (0, 1e6], got {o['sigma2']}")
+    if kind == "edge" and depth > MAX_EDGE_DEPTH:
+        raise ValueError(f"--depth must be <= {MAX_EDGE_DEPTH:,} for theory edge (one row per depth), got {depth}")
+    if kind == "moments" and k > MAX_MOMENTS:
+        raise ValueError(f"--k must be <= {MAX_MOMENTS} for theory moments (K^3/3 flops), got {k}")
+    if kind == "lyapunov" and width > MAX_LYAPUNOV_WIDTH:
+        raise ValueError(f"--width must be <= {MAX_LYAPUNOV_WIDTH:,} for theory lyapunov, got {width}")
+    if kind == "density" and points > MAX_POINTS:
+        raise ValueError(f"--points must be <= {MAX_POINTS:,} (one polynomial root solve each), got {points}")
     try:
         ss = [float(x) for x in sparsities.split(",")]
     except ValueError as e:
@@ -145,9 +163,13 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
 @click.command(cls=Command, example=["jacstab theory edge --depth 20 --sigma2 1 --p 1"])
 @click.argument("kind", type=Choice(THEORY_KINDS))
 @option(
-    "--width", "-n", group="Model", type=int, default=256, show_default=True, help="n (lyapunov, scaling, lognormal)."
+    "--width", "-n", group="Model", type=int, default=256, show_default=True,
+    help="n (lyapunov: <= 10^7; scaling, lognormal).",
 )
-@option("--depth", "-L", group="Model", type=int, default=10, show_default=True)
+@option(
+    "--depth", "-L", group="Model", type=int, default=10, show_default=True,
+    help="L (edge: <= 100,000; density: <= 64).",
+)
 @option("--sigma2", group="Model", type=float, default=2.0, show_default=True)
 @option("--init", group="Model", type=Choice(INITS), default="gaussian", show_default=True)
 @option(
@@ -161,8 +183,8 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
     show_default=True,
     help="lognormal.",
 )
-@option("--k", "k", group="Theory", type=int, default=8, show_default=True, help="moments: how many.")
-@option("--points", group="Theory", type=int, default=50, show_default=True, help="density: grid size.")
+@option("--k", "k", group="Theory", type=int, default=8, show_default=True, help="moments: how many (<= 2000).")
+@option("--points", group="Theory", type=int, default=50, show_default=True, help="density: grid size (<= 10,000).")
 @option("--sparsities", group="Theory", default="0.1,0.5,0.8,0.9,0.95,0.99", show_default=True, help="scaling.")
 @format_option()
 def theory(kind: str, **o) -> None:
@@ -178,7 +200,7 @@ def theory(kind: str, **o) -> None:
     scaling:   scaling factors for magnitude pruning vs sparsity (random, exact, paper)
     lognormal: mean and variance of log ||J u||^2 at finite L/n (Hanin and Nica 2020)
     """
-    o["sparsities"] = _check_theory(o["width"], o["depth"], o["k"], o["points"], o["sparsities"])
+    o["sparsities"] = _check_theory(kind, o)
     cols, rows = _theory_rows(kind, o)
     write_all(cols, o["fmt"], rows)
 

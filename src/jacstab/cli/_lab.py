@@ -57,6 +57,32 @@ def _experiment(name_or_file: str, quick: bool):
     return load_experiment(name_or_file)
 
 
+def _check_run(executor: str, workers: int | None, address: str | None) -> None:
+    """The executor options, checked before the store is opened or a row is written."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if address is not None and executor != "dask":
+        raise ValueError(f"--address applies to --executor dask only, not --executor {executor}")
+
+
+def _check_sizes(exp, address: str | None) -> None:
+    """Every grid point's weights must fit on this machine (local executors), checked before anything is stored."""
+    if address is not None:  # a remote Dask cluster: its workers check their own memory
+        return
+    from jacstab.nets.sampling import check_size
+
+    for spec in dict.fromkeys(exp.specs):
+        try:
+            check_size(spec)
+        except ValueError as e:
+            raise ValueError(f"{exp.name}: {e}") from None
+
+
+def _check_out(out_dir: str) -> None:
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"--out {out_dir!r} is a file, not a folder; give another --out")
+
+
 @click.command(cls=Command, example=["jacstab sweep fig2 --quick --store demo.sqlite"])
 @click.argument("experiment_file")
 @option("--quick", group="Sweep", is_flag=True, help="Built-in experiments: the quick size (minutes on 2 cores).")
@@ -75,7 +101,9 @@ def sweep(experiment_file, quick, store_path, executor, workers, address, retry_
     from jacstab.lab import Store
     from jacstab.lab.runner import run_experiment
 
+    _check_run(executor, workers, address)
     exp = _experiment(experiment_file, quick)
+    _check_sizes(exp, address)
     with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
         summary = run_experiment(
             exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
@@ -165,6 +193,8 @@ def reproduce(quick, out_dir, store_path, executor, workers, address, retry_erro
     from jacstab.lab.builtin import BUILTIN, builtin_experiment
     from jacstab.lab.runner import run_experiment
 
+    _check_run(executor, workers, address)
+    _check_out(out_dir)
     exps = [builtin_experiment(name, quick=quick) for name in BUILTIN]
     total, summaries = sum(len(e.trials()) for e in exps), []
     with (

@@ -18,6 +18,10 @@ LANCZOS_K_DIVISOR = 8
 DENSE_NORM_MAX = 192
 # Torch callable, method="auto": matrix-free jvp/vjp Lanczos above this input size, for k <= m / 8.
 JVP_MIN_INPUT = 1024
+JVP_K_DIVISOR = 8
+# Lanczos block size for top-k (k > 1): matmats are memory-bound, so a wide block costs about as much per step as a
+# thin one and needs far fewer steps; k = 1 uses a single vector (converges in ~10 steps).
+LANCZOS_MIN_BLOCK = 32
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,30 @@ def plan_callable(m: int, k: int | None, method: str) -> Plan:
         return Plan("jacrev" if method == "dense" else "jvp", f"requested {method}: its torch.func equivalent")
     if method != "auto":
         return Plan(method, "requested")
-    if k is not None and m > JVP_MIN_INPUT and k <= m // 8:
-        return Plan("jvp", f"auto: input size {m} > {JVP_MIN_INPUT} and k = {k} <= m/8")
+    if k is not None and m > JVP_MIN_INPUT and k <= m // JVP_K_DIVISOR:
+        return Plan("jvp", f"auto: input size {m} > {JVP_MIN_INPUT} and k = {k} <= m/{JVP_K_DIVISOR}")
     return Plan("jacrev", f"auto: input size {m} <= {JVP_MIN_INPUT} or k not small")
+
+
+def plan_depth_curve(method: str) -> Plan:
+    """Backend for a depth curve: ``auto`` is ``dense``, one pass over the prefix products (each prefix's norm then
+    by SVD or warm-started Lanczos, :func:`norm_by_svd`); other methods measure every depth separately."""
+    check_choice("method", method, METHODS)
+    if method == "auto":
+        return Plan("dense", "auto: one pass over the prefix products")
+    return Plan(method, "requested: every depth measured separately")
+
+
+def plan_operator(method: str) -> Plan:
+    """Backend for :func:`jacstab.jacobian_operator` of a Network: ``auto`` is the matrix-free ``lanczos`` chain
+    (nothing formed; ``dense()`` forms it on demand)."""
+    check_choice("method", method, METHODS)
+    return Plan("lanczos", "auto: matrix-free") if method == "auto" else Plan(method, "requested")
+
+
+def lanczos_block(k: int, n: int) -> int:
+    """Block size for top-``k`` Lanczos on an ``n``-dimensional operator."""
+    return 1 if k == 1 else min(max(2 * k, LANCZOS_MIN_BLOCK), n)
 
 
 def norm_by_svd(rows: int, cols: int) -> bool:

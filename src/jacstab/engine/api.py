@@ -17,7 +17,14 @@ from jacstab.engine._chain import depth_curve_dense, product_at, spectral_norm
 from jacstab.engine._krylov import top_eigs
 from jacstab.engine._lyapunov import lyapunov_qr
 from jacstab.engine._masks import check_depth, check_input, check_network
-from jacstab.engine._resolve import RunInfo, plan_callable, plan_network
+from jacstab.engine._resolve import (
+    RunInfo,
+    lanczos_block,
+    plan_callable,
+    plan_depth_curve,
+    plan_network,
+    plan_operator,
+)
 from jacstab.engine.operators import FuncJacobian, JacobianOperator, MatrixFreeChain
 from jacstab.nets.network import Network
 from jacstab.nets.sampling import sample
@@ -81,12 +88,12 @@ def depth_curve(
     """
     net = check_network(net)
     x = check_input(net, x)
-    plan = plan_network(net.width, 1, method)
-    info = RunInfo(method, "dense" if method == "auto" else plan.method, "auto: one pass over the prefix products")
+    plan = plan_depth_curve(method)
+    info = RunInfo(method, plan.method, plan.reason)
     if independent and net.provenance.kind != "sampled":
         raise ValueError(
-            "independent=True redraws a network per depth from net.spec, which would drop the masks applied to "
-            "this network; measure it with independent=False"
+            f"independent=True redraws a network per depth from net.spec, which would drop what was done to this "
+            f"network ({net.provenance.describe()}); measure it with independent=False"
         )
     if not independent and info.method == "dense":
         out = depth_curve_dense(net, net.gates(x), net.depth, callback, info)
@@ -105,7 +112,18 @@ def depth_curve(
 
 
 def log_norm(net: Network, x: torch.Tensor | None = None, depth: int | None = None, method: Method = "auto") -> float:
-    """``log ||J^(depth)||_2`` (natural log) at one depth, default ``L``: see :func:`singular_values`."""
+    """``log ||J^(depth)||_2`` (natural log) at one depth (paper eq. 2), the top value of :func:`singular_values`.
+
+    Args:
+        net: a sampled Network; x: raw input (default the normalised input); depth: ``1..L`` (default ``L``);
+        method: as :func:`singular_values`.
+
+    Returns:
+        The natural log of the spectral norm (``-inf`` when ``J = 0`` exactly).
+
+    Raises:
+        TypeError, ValueError: as :func:`singular_values`.
+    """
     return float(singular_values(net, x, k=1, depth=depth, method=method, log=True)[0])
 
 
@@ -115,7 +133,7 @@ def jacobian_operator(
     *,
     depth: int | None = None,
     method: Method = "auto",
-) -> JacobianOperator:
+) -> JacobianOperator | None:
     """The Jacobian as a :class:`~jacstab.engine.operators.JacobianOperator` ``A`` with ``J = e^{log_scale} A``.
 
     For a Network, ``J^(depth)`` on the active input units ``a_0`` (other columns of ``J`` are zero): ``dense``
@@ -124,13 +142,25 @@ def jacobian_operator(
     ``f``, ``df/dx`` at ``x`` through ``torch.func``. Use ``op @ v``, ``op.rmatmat(u)``, ``op.dense()`` or
     ``op.to_scipy()`` (``scipy.sparse.linalg.svds(op.to_scipy(), k)`` gives the same singular values).
 
-    Returns ``None`` for a Network whose ``J^(depth)`` is exactly zero.
+    Args:
+        obj: a sampled Network or a torch callable; x: its input (Network: default the normalised input;
+            callable: required, 1-D). depth: ``1..L`` (Network only). method: ``auto`` | ``dense`` | ``lanczos`` |
+            ``jacrev`` | ``jvp`` (callables: ``dense``/``jacrev`` give an operator whose ``dense()`` is jacrev).
+
+    Returns:
+        The operator, or ``None`` for a Network whose ``J^(depth)`` is exactly zero (every unit of some gate off).
+
+    Raises:
+        TypeError: ``obj`` is neither. ValueError: bad ``x``, ``depth``, ``method``; non-finite weights or output.
     """
     if not isinstance(obj, Network):
-        return FuncJacobian(obj, _callable_input(obj, x))
+        if depth is not None:
+            raise ValueError("depth applies to a jacstab Network only; for a callable, pass the function itself")
+        plan = plan_callable(1, None, method)  # validates; dense/jacrev -> "jacrev", lanczos/jvp/auto -> "jvp"
+        return FuncJacobian(obj, _callable_input(obj, x), "jacrev" if plan.method == "jacrev" else "jvp")
     net = check_network(obj)
     x, depth = check_input(net, x), check_depth(net, depth)
-    m = "lanczos" if method == "auto" else plan_network(net.width, 1, method).method
+    m = plan_operator(method).method
     if m in ("jacrev", "jvp"):
         return FuncJacobian(lambda y: net.hidden_map(y, depth), net.input_map(x), m)
     gates = net.gates(x, depth)
@@ -175,9 +205,7 @@ def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) ->
         return torch.empty(0), n
     if info.method == "lanczos":
         op = MatrixFreeChain(net, gates, depth)
-        # k = 1: a single vector converges in ~10 steps; k > 1: matmats are memory-bound, so a wide block
-        # costs about as much per step as a thin one and needs far fewer steps.
-        logs = _top_k(op, k, info, block=1 if k == 1 else min(max(2 * k, 32), op.shape[1]))
+        logs = _top_k(op, k, info, block=lanczos_block(k, op.shape[1]))
         if logs is not None:
             return logs, n
         info.fell_back("dense", "Lanczos did not converge within its Krylov budget")
@@ -190,7 +218,7 @@ def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) ->
 
 def _svals_func(op: FuncJacobian, k: int | None, info: RunInfo) -> torch.Tensor:
     if info.method == "jvp":
-        logs = _top_k(op, _check_k(k, op.shape[1]), info)
+        logs = _top_k(op, _check_k(k, min(op.shape)), info)
         if logs is not None and not bool(torch.isnan(logs).any() or torch.isposinf(logs).any()):
             return logs
         why = "did not converge within its Krylov budget" if logs is None else "produced nan or inf"
@@ -255,7 +283,7 @@ def singular_values(
         info = RunInfo(method, plan.method, plan.reason)
         op = FuncJacobian(obj, x)
         logs = _svals_func(op, k, info)
-        total = logs.numel() if info.method == "jacrev" else _check_k(k, x.numel())
+        total = min(op.shape)  # rank bound: J is m' x m
         kk = _check_k(k, total)
     out = _finish(logs, total, kk, log)
     return (out, info) if return_info else out

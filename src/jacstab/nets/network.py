@@ -21,10 +21,11 @@ class Provenance:
 
     ``sampled``: drawn by :func:`jacstab.sample` from ``spec`` and ``seed`` (pruning and scaling included).
     ``masked``: ``parent``'s weights masked from outside (:func:`jacstab.pruning.apply_masks`), with ``scaling``
-    and the realised ``density`` of each matrix; the spec then describes the parent's law, not this network.
+    and the ``density`` of each mask; the spec then describes the parent's law, not this network.
+    ``modified``: ``parent``'s weights replaced by :meth:`Network.replace` (likewise not a draw from the spec).
     """
 
-    kind: Literal["sampled", "masked"] = "sampled"
+    kind: Literal["sampled", "masked", "modified"] = "sampled"
     parent: Network | None = None
     scaling: str | None = None
     density: tuple[float, ...] = ()
@@ -33,6 +34,8 @@ class Provenance:
         """One line for reports and certificates."""
         if self.kind == "sampled":
             return "sampled from its spec"
+        if self.kind == "modified":
+            return "weights replaced after sampling (Network.replace)"
         dens = sum(self.density) / len(self.density) if self.density else float("nan")
         return f"masked from outside (mean density {dens:.4g}, scaling={self.scaling})"
 
@@ -90,18 +93,41 @@ class Network:
         return self.w_in.device
 
     def replace(self, **changes: Any) -> Network:
-        """A copy with fields replaced; ``weights=[...]`` replaces the hidden matrices of the layers."""
+        """A copy with fields replaced; ``weights=[...]`` replaces the hidden matrices of the layers.
+
+        New weights must have the shapes of the old ones and one floating dtype. Unless ``provenance`` is given,
+        a network whose weights were replaced records ``modified`` (its parent: this network), so nothing later
+        mistakes it for a draw from its spec (``depth_curve(independent=True)`` refuses it; ``certify`` measures
+        its realised weights against the parent).
+
+        Raises:
+            ValueError: wrong number, shape or dtype of the new weights.
+        """
         weights = changes.pop("weights", None)
         if weights is not None:
-            if len(weights) != len(self.layers):
-                raise ValueError(f"need {len(self.layers)} hidden matrices, got {len(weights)}")
+            self._check_weights(weights)
             changes["layers"] = tuple(layer.with_weight(w) for layer, w in zip(self.layers, weights))
+            changes.setdefault("provenance", Provenance("modified", self))
         return dataclasses.replace(self, **changes)
+
+    def _check_weights(self, weights) -> None:
+        if len(weights) != len(self.layers):
+            raise ValueError(f"need {len(self.layers)} hidden matrices, got {len(weights)}")
+        dtypes = set()
+        for k, (w, old) in enumerate(zip(weights, self.weights), 1):
+            if not isinstance(w, torch.Tensor) or w.shape != old.shape or not w.is_floating_point():
+                got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+                want = tuple(old.shape)
+                raise ValueError(f"hidden matrix W_{k} must be a floating tensor of shape {want}, got {got}")
+            dtypes.add(w.dtype)
+        if len(dtypes) > 1:
+            raise ValueError(f"the hidden matrices must share one dtype, got {sorted(map(str, dtypes))}")
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> Network:
         """A copy with every tensor moved to ``device`` / cast to ``dtype`` (provenance kept)."""
         mv = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
-        return self.replace(weights=[mv(w) for w in self.weights], w_in=mv(self.w_in), w_out=mv(self.w_out))
+        weights = [mv(w) for w in self.weights]
+        return self.replace(weights=weights, w_in=mv(self.w_in), w_out=mv(self.w_out), provenance=self.provenance)
 
     def default_input(self) -> torch.Tensor:
         """:func:`~jacstab.default_input` for this network's input dimension, dtype and device."""

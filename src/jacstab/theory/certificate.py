@@ -59,15 +59,17 @@ def condition_i(beta: float, n: int) -> Item:
     return Item("(i)", "beta_n^2 log^4(n) / n", v, "0", verdict_to_zero(v))
 
 
-def condition_ii(value: float, L: int | None = None, mean: float | None = None) -> Item:
-    """``value`` is ``max_i (1/2 sum_k E|b w|^2) - 1``, signed. With depth ``L`` the drift of ``log ||J||``,
-    ``(L/2) log(1 + mean)``, is added (``mean``: the row average, default ``value``)."""
+def condition_ii(value: float, L: int | None = None, mean: float | None = None, *, mu: float = 0.5) -> Item:
+    """``value`` is ``max_i (mu sum_k E|b w|^2) - 1``, signed, with ``mu = E[phi'(z)^2]`` (1/2 for ReLU: the paper's
+    condition (ii)). With depth ``L`` the drift of ``log ||J||``, ``(L/2) log(1 + mean)``, is added (``mean``: the
+    row average, default ``value``)."""
     extra = ""
     mean = value if mean is None else mean
     if L is not None and mean > -1:
         drift = 0.5 * L * math.log1p(mean)
         extra = f"; expect ||J|| off by a factor ~ e^({drift:.3g}) over {L} layers"
-    return Item("(ii)", "max_i |1/2 sum_k E|b_ik w_ik|^2 - 1|", abs(value), "0", verdict_to_zero(value, extra))
+    coef = "1/2" if mu == 0.5 else f"{mu:.4g}"
+    return Item("(ii)", f"max_i |{coef} sum_k E|b_ik w_ik|^2 - 1|", abs(value), "0", verdict_to_zero(value, extra))
 
 
 def condition_iii(value: float) -> Item:
