@@ -1,4 +1,4 @@
-"""The shape of the code (DESIGN.md section 2): layered imports without circles, small modules, a torch-free
+"""The shape of the code (README, "Layout"): layered imports without circles, small modules, a torch-free
 theory and CLI help."""
 
 import ast

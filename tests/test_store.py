@@ -35,9 +35,12 @@ def test_trial_id_hashes_exactly_what_the_computation_reads(monkeypatch):
         Trial(spec, 0, both[1:]).id,
         Trial(spec, 0, (MetricCall.make("spectrum", k=8), both[1])).id,  # k is read by spectrum: new trial
         Trial(NetSpec(8, 4), 0, both).id,
-        Trial(spec, 0, both, input="other").id,
     }
-    assert base not in others and len(others) == 5
+    assert base not in others and len(others) == 4
+    with pytest.raises(ValueError, match="input must be one of default"):
+        Trial(spec, 0, both, input="mnist")  # not computed yet: refused rather than stored under a wrong id
+    # a parameter at its default is left out of the identity, so adding parameters later keeps old ids
+    assert Trial(spec, 0, (MetricCall.make("spectrum"),)).identity()["metrics"][0]["params"] == {}
     # the package version is not part of the id; a metric's computation version is
     import jacstab.lab.metrics as M
 
@@ -45,6 +48,8 @@ def test_trial_id_hashes_exactly_what_the_computation_reads(monkeypatch):
     assert Trial(spec, 0, both).id == base
     monkeypatch.setitem(M.REGISTRY, "spectrum", dataclasses.replace(M.REGISTRY["spectrum"], version=2))
     assert Trial(spec, 0, both).id != base and Trial(spec, 0, both[1:]).id in others
+    monkeypatch.setattr("jacstab.lab.trials.SAMPLER_VERSION", 99)
+    assert Trial(spec, 0, both[1:]).id not in others  # a sampler change recomputes every trial
 
 
 def test_metric_parameters_are_validated():

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 
 import torch
 
-KINDS = ("none", "row", "col", "ar1")
-
 
 def structured_normal(z: torch.Tensor, kind: str, rho: float, shared: torch.Tensor | None) -> torch.Tensor:
     """Turn an iid standard normal ``n x n`` matrix ``z`` into a unit-variance correlated one.

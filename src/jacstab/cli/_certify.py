@@ -72,11 +72,11 @@ def scalings(every: int, **o) -> None:
     if every < 1:
         raise ValueError(f"--every must be >= 1, got {every}")
     dev, dtype = device_of(o["device"]), dtype_of(o["dtype"])
-    input_note(base)
     from jacstab._threads import configure_threads
 
     configure_threads(base.width)
-    run = compare_scalings(base, seeds, every=every, dtype=dtype, device=dev)
+    run = compare_scalings(base, seeds, every=every, dtype=dtype, device=dev)  # validates before the note
+    input_note(base)
     with (
         rows_out(list(COLUMNS), o["fmt"]) as out,
         progress(o["progress"], len(run.rules) * len(seeds), "scalings") as advance,

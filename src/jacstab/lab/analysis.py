@@ -150,6 +150,13 @@ def _window(L: int, depths, start) -> tuple[np.ndarray, np.ndarray]:
     return d[use], use
 
 
+def growth_start(depth: int) -> int | None:
+    """The first depth of the window over which jacstab reports growth per layer: the second half of the depths
+    (``L // 2 + 1``), past the sub-exponential transient of the first layers (``None``, all depths, when L <= 2).
+    The report and ``jacstab scalings`` both use it, so one setting has one growth number."""
+    return depth // 2 + 1 if depth > 2 else None
+
+
 def growth_slope(log_norms, depths=None, *, start: float | None = None, level: float = 0.95) -> Slope:
     """Growth of ``log ||J^(d)||`` per layer: mean over seeds of per-seed least-squares slopes.
 

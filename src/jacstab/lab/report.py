@@ -8,7 +8,7 @@ import html
 import math
 from pathlib import Path
 
-from jacstab.lab.analysis import growth_slope
+from jacstab.lab.analysis import growth_slope, growth_start
 from jacstab.lab.experiment import Experiment
 from jacstab.lab.plots import LN10, collect, label, plot_curves, plot_final_vs, varying_fields
 from jacstab.lab.store import Store
@@ -32,7 +32,7 @@ def growth_rows(curves) -> list[dict]:
     varying, rows = varying_fields(curves), []
     for c in curves:
         L = c.log_norm.shape[1]
-        slope = growth_slope(c.log_norm, start=L // 2 + 1 if L > 2 else None)
+        slope = growth_slope(c.log_norm, start=growth_start(L))
         pred = c.prediction
         last = c.predicted()
         rows.append(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from jacstab._checks import SCALINGS
-from jacstab.lab.analysis import Ranking, Slope, compare_slopes, growth_slope, mean_band
+from jacstab.lab.analysis import Ranking, Slope, compare_slopes, growth_slope, growth_start, mean_band
 
 COLUMNS = ("scaling", "depth", "log_norm_mean", "log_norm_sd", "seeds", "condition_ii")
 
@@ -111,7 +111,9 @@ class ScalingComparison:
         for rule, spec in self.rules:
             c = self.curves(spec)
             band, ii = mean_band(c), abs(law_quantities(spec)[1])
-            slopes[rule] = growth_slope(c) if spec.depth > 1 else Slope.from_seed_slopes([])
+            slopes[rule] = (
+                growth_slope(c, start=growth_start(spec.depth)) if spec.depth > 1 else Slope.from_seed_slopes([])
+            )
             yield [
                 {
                     "scaling": rule,

@@ -1,4 +1,4 @@
-"""The crash-safe SQLite results store (DESIGN.md section 3, "Store").
+"""The crash-safe SQLite results store (README, "Sweeps, the results store, figures and the report").
 
 One file (default ``jacstab-results.sqlite``), WAL journal. A trial is identified by the hash of everything its
 computation reads (:class:`jacstab.lab.trials.Trial`); its identity JSON, the jacstab version that computed it and

@@ -18,11 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from jacstab._checks import check_int
+from jacstab._checks import check_choice, check_int
 from jacstab.lab.metrics import get_metric
 from jacstab.specs import NetSpec
 
 IDENTITY_SCHEME = 2  # 1: jacstab 0.1 (spec, seed, metric names, package version)
+# Bump when sample() draws different float64 weights for the same spec and seed (trials sample float64; jacstab 0.2
+# changed float32 networks only, which trials do not use).
+SAMPLER_VERSION = 1
+INPUTS = ("default",)  # the inputs a trial can be measured at (datasets come with the training issue)
 TRIAL_THREADS_ENV = "JACSTAB_TRIAL_THREADS"
 
 
@@ -39,7 +43,11 @@ class MetricCall:
         return cls(name, tuple(sorted(get_metric(name).resolve(given).items())))
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params), "version": get_metric(self.name).version}
+        """Name, computation version and the parameters that differ from their defaults (so adding a parameter
+        with a default later leaves every existing id unchanged, as for spec fields)."""
+        metric = get_metric(self.name)
+        params = {k: v for k, v in self.params if v != metric.params.get(k)}
+        return {"name": self.name, "params": params, "version": metric.version}
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class Trial:
         if not isinstance(self.spec, NetSpec):
             raise TypeError(f"spec must be a NetSpec, got {type(self.spec).__name__}")
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
+        check_choice("input", self.input, INPUTS)
         if not self.metrics:
             raise ValueError("a trial needs at least one metric")
         object.__setattr__(self, "metrics", tuple(sorted(self.metrics, key=lambda m: m.name)))
@@ -68,6 +77,7 @@ class Trial:
         """Everything the computation reads (the id is the hash of this)."""
         return {
             "scheme": IDENTITY_SCHEME,
+            "sampler": SAMPLER_VERSION,
             "spec": self.spec.to_dict(),
             "seed": self.seed,
             "input": self.input,

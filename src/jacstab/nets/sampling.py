@@ -57,9 +57,11 @@ def memory_limit() -> int:
 
 
 def weight_bytes(spec: NetSpec, dtype: torch.dtype) -> int:
-    """Memory :func:`sample` allocates: the float64 draws ``L n^2 + n d + o n`` (and their float32 copy)."""
+    """Peak memory of :func:`sample`'s weights: ``L n^2 + n d + o n`` entries in float64 and/or float32 (a pruned
+    float32 network holds both)."""
     entries = spec.depth * spec.width**2 + spec.width * spec.input_dim + spec.out_dim * spec.width
-    return entries * (8 + (4 if dtype == torch.float32 else 0))
+    float64_held = dtype == torch.float64 or spec.pruning.active
+    return entries * ((8 if float64_held else 0) + (4 if dtype == torch.float32 else 0))
 
 
 def check_size(spec: NetSpec, dtype: torch.dtype = torch.float64) -> None:
@@ -158,7 +160,9 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
     (paper eq. 1). Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
     ``dtype`` and moved to ``device``: float32 and float64 networks with the same seed share their draws and their
-    masks (the float32 weights are the float64 ones rounded), so the two can be paired.
+    masks (the float32 weights are the float64 ones rounded), so the two can be paired. The price: a float32
+    network costs the float64 draws (about 2x the time of float32 draws; unpruned nets are cast layer by layer, so
+    the extra memory is one float64 matrix; pruned nets hold the float64 weights until the masks are made).
 
     Args:
         spec: the law; seed: integer in ``[0, 2^63)`` (Python or numpy integer).
@@ -184,7 +188,8 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     n, d = spec.width, spec.input_dim
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64
-    layers = [Dense(_hidden(spec, seed, k, f64), act) for k in range(1, spec.depth + 1)]
+    keep = f64 if spec.pruning.active else dtype  # pruning ranks the float64 weights; else cast layer by layer
+    layers = [Dense(_hidden(spec, seed, k, f64).to(keep), act) for k in range(1, spec.depth + 1)]
     w_in = gaussian(n, d, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=f64)
     w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=f64)
     net = Network(spec, seed, tuple(layers), w_in, w_out)

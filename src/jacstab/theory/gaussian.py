@@ -1,6 +1,6 @@
 """Gaussian constants of the activations: the law of the gate ``D = diag(phi'(Y))`` - numpy/scipy only.
 
-Network convention (DESIGN.md section 1): ``Y_0 = W_in x`` with ``||x||^2 = d``, so the entries of ``Y_0`` have
+Network convention (README, "Python API"): ``Y_0 = W_in x`` with ``||x||^2 = d``, so the entries of ``Y_0`` have
 variance ``q_0 = sigma2``; ``Y_k = W_k phi(Y_{k-1})`` and ``D_k = diag(phi'(Y_k))``. As ``n -> inf`` the entries of
 ``Y_k`` are iid ``N(0, q_k)`` with the mean-field variance map (Poole et al. 2016; Schoenholz et al. 2017)
 

@@ -152,7 +152,7 @@ def _law_reason(spec: Any, sigma2_eff: float) -> str:
 
 
 def _unsupported(spec: Any) -> str:
-    """Fields later issues add (DESIGN.md section 3) that this module does not model yet."""
+    """Fields later issues add (the residual and Bernoulli-gate issues) that this module does not model yet."""
     if getattr(spec, "residual", 0) or getattr(spec, "gates", "forward") != "forward":
         return "no prediction: residual networks and fixed Bernoulli gates are not covered by predict yet"
     return ""
