@@ -219,8 +219,8 @@ def test_figures_and_report(tmp_path):
 
     with Store(tmp_path / "s.sqlite") as st:
         rows = growth_rows(collect(exps[0], st))
-    assert rows[0]["theory slope / layer"] == pytest.approx(0.5 * np.log(0.5))
-    assert abs(rows[0]["measured slope / layer"].value - rows[0]["theory slope / layer"]) < 0.3
+    assert rows[0]["theory slope / layer (ln)"] == pytest.approx(0.5 * np.log(0.5))
+    assert abs(rows[0]["measured slope / layer (ln)"].value - rows[0]["theory slope / layer (ln)"]) < 0.3
 
 
 def test_reproduce_quick_cli(tmp_path, capsys):

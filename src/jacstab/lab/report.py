@@ -17,8 +17,8 @@ from jacstab.theory.scaling import compare_magnitude_factors
 TABLE_COLS = (
     "setting",
     "seeds",
-    "measured slope / layer",
-    "theory slope / layer",
+    "measured slope / layer (ln)",
+    "theory slope / layer (ln)",
     "log10||J|| at L (measured)",
     "log10||J|| at L (theory)",
 )
@@ -39,8 +39,8 @@ def growth_rows(curves) -> list[dict]:
             {
                 "setting": label(c.spec, varying),
                 "seeds": c.log_norm.shape[0],
-                "measured slope / layer": slope,
-                "theory slope / layer": pred.growth_per_layer if math.isfinite(pred.growth_per_layer)
+                "measured slope / layer (ln)": slope,
+                "theory slope / layer (ln)": pred.growth_per_layer if math.isfinite(pred.growth_per_layer)
                 else "no prediction",
                 "log10||J|| at L (measured)": c.band.mean[-1] / LN10,
                 "log10||J|| at L (theory)": float(last[-1]) / LN10 if last is not None else "no prediction",
@@ -82,6 +82,12 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
         data = base64.b64encode(png.read_bytes()).decode()
         rows = growth_rows(curves)
         parts.append(f"<h2 id='{html.escape(exp.name)}'>{html.escape(exp.name)}</h2>")
+        stored = sum(c.log_norm.shape[0] for c in curves)
+        if len(curves) < len(exp.specs) or stored < len(exp.specs) * len(exp.seeds):
+            parts.append(
+                f"<p><b>Incomplete:</b> {len(curves)} of {len(exp.specs)} settings and {stored} of "
+                f"{len(exp.specs) * len(exp.seeds)} seeds are stored; run the sweep to complete this figure.</p>"
+            )
         parts.append(
             f"<p><a href='{png.name}'>{png.name}</a></p><img alt='{html.escape(exp.name)}' "
             f"src='data:image/png;base64,{data}' width='750'>"
