@@ -74,6 +74,8 @@ def _check_keys(where: str, table: dict, allowed: tuple[str, ...]) -> None:
 
 def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Experiment:
     """Validate a parsed TOML document; every error names ``where``, the key and the allowed values."""
+    if not isinstance(data, dict):
+        _fail(where, f"an experiment is a table of keys ({', '.join(TOP_KEYS)}), got {type(data).__name__}")
     _check_keys(where, data, TOP_KEYS)
     name = data.get("name", Path(where).stem)
     metrics = data.get("metrics", ["depth_curve"])
@@ -99,6 +101,9 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
             _fail(where, f"[grid] key {key!r} must be a non-empty list, got {values!r}")
         if key in net:
             _fail(where, f"key {key!r} is both in [net] and in [grid]")
+    for key in ("width", "depth"):
+        if key not in net and key not in grid:
+            _fail(where, f"NetSpec field {key!r} is required: give it in [net] (or as a list in [grid])")
     points = 1
     for values in grid.values():
         points *= len(values)

@@ -125,8 +125,9 @@ def plot_final_vs(curves: list[Curves], field: str, title: str, path: str | Path
     if all(p is not None for p in pred):
         ax.plot(xs[order], np.array([p[-1] for p in pred])[order] / LN10, linestyle="--", label="theory (n → ∞)")
     else:
-        ax.plot([], [], " ", label="theory: no prediction for " + ", ".join(
-            f"{field}={x:g}" for x, p in zip(xs, pred) if p is None))
+        missing = [x for x, p in zip(xs, pred) if p is None]
+        ax.plot([], [], " ", label=f"theory: no prediction at {len(missing)} of {len(xs)} values of {field} "
+                f"({field} = {min(missing):g} .. {max(missing):g}; see jacstab.theory.predict)")
     if (xs > 0).any():
         ax.set_xscale("symlog", linthresh=min(x for x in xs if x > 0), base=2)
     ax.set_xlabel(f"{field} (symlog axis, base 2)" if (xs > 0).any() else field)
