@@ -126,3 +126,14 @@ def test_thread_policy(monkeypatch):
     monkeypatch.setenv("JACSTAB_THREADS", "zero")
     with pytest.raises(ValueError, match="JACSTAB_THREADS must be an integer >= 1"):
         threads_for(16)
+
+
+def test_predict_bounds_the_per_depth_curve():
+    # one edge computation per depth: depth 10^8 would take hours and ~GBs (found by the bad-input corpus)
+    from jacstab.theory import predict
+    from jacstab.theory.predict import MAX_EDGE_DEPTH
+
+    p = predict(NetSpec(8, MAX_EDGE_DEPTH + 1))
+    assert p.log_norm is None and "computed up to depth" in p.edge_reason
+    assert p.growth_per_layer == pytest.approx(0.0, abs=1e-15)  # the slope is still given (relu, sigma2 = 2)
+    assert predict(NetSpec(8, 3)).log_norm.shape == (3,)

@@ -38,6 +38,7 @@ _CORRELATED_GROWTH = (
     "component that drives ||J|| beyond the per-entry second moment; Theorem 5.1 only says ||J|| matches the iid "
     "net when corr = O(n^{-3/2}/log n)"
 )
+MAX_EDGE_DEPTH = 100_000  # the log_norm curve has one entry (one edge computation) per depth
 CRITICAL_DRIFT = 1.0  # |growth| * depth below this (less than a factor e over the net): "critical"
 
 
@@ -265,6 +266,9 @@ def _layer_edge(spec: Any, sigma2_eff: float):
 def _edge(spec: Any, sigma2_eff: float) -> tuple[np.ndarray | None, str, str]:
     """``(log_norm, edge_reason, kind)``."""
     why = _no_edge_reason(spec, sigma2_eff)
+    if not why and spec.depth > MAX_EDGE_DEPTH:
+        why = (f"no prediction: the per-depth edge is computed up to depth {MAX_EDGE_DEPTH:,} (one root solve per "
+               f"depth), got {spec.depth:,}; jacstab.theory.log_spectral_edge(L, ...) gives any single depth")
     if why:
         return None, why, "none"
     edge, kind = _layer_edge(spec, sigma2_eff)
