@@ -127,3 +127,22 @@ def test_api_misuse_says_what_to_pass():
         jacstab.lyapunov_exponents(torch.nn.Linear(4, 4))
     with pytest.raises(TypeError, match="NetSpec is a law"):
         jacstab.singular_values(spec)
+
+
+def test_analytic_paths_refuse_layers_that_do_not_restrict_columns():
+    # a residual block I + alpha W D has non-zero columns outside the active inputs: the a_0 restriction would be
+    # wrong, so the analytic paths refuse such a layer (torch.func paths still work)
+    from jacstab.nets.layers import Dense
+
+    net = _net(n=8, L=3)
+    layers = list(net.layers)
+    layers[1] = Dense(layers[1].weight, layers[1].activation, restricts_columns=False)
+    odd = net.replace(layers=tuple(layers))
+    for call in (
+        lambda: jacstab.depth_curve(odd),
+        lambda: jacstab.singular_values(odd, k=1, method="lanczos"),
+        lambda: jacstab.lyapunov_exponents(odd),
+    ):
+        with pytest.raises(NotImplementedError, match="use method='jacrev' or 'jvp'"):
+            call()
+    torch.testing.assert_close(jacstab.singular_values(odd, method="jacrev"), jacstab.singular_values(net))

@@ -61,6 +61,7 @@ def prefix_products(
 
     ``ell`` is the accumulated log scale (``-inf`` once the product is exactly zero; ``F`` is then ``None``).
     """
+    net.require_column_restriction()
     p: torch.Tensor | None = None  # None stands for the identity P_0
     ell = 0.0
     for d in range(1, depth + 1):

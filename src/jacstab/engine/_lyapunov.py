@@ -18,6 +18,7 @@ def lyapunov_qr(net: Network, gates: list[Gate], k: int, generator: torch.Genera
     layer (:meth:`jacstab.nets.layers.Dense.factor`). Directions beyond the rank of ``J`` (``min_d |a_d|`` for
     ReLU) have exponent ``-inf`` exactly and are reported as such.
     """
+    net.require_column_restriction()
     depth = len(gates)
     rank = min(m.size for m in gates)
     ke = min(k, rank)

@@ -114,6 +114,7 @@ class MatrixFreeChain(JacobianOperator):
     method = "lanczos"
 
     def __init__(self, net: Network, gates: list[Gate], depth: int, generator: torch.Generator | None = None):
+        net.require_column_restriction()
         layers = net.layers
         self.blocks = [layers[d - 1].factor(gates[d - 1], gates[d] if d < depth else None) for d in range(1, depth + 1)]
         g = generator if generator is not None else torch.Generator().manual_seed(1)

@@ -141,7 +141,8 @@ def _run_dask(pending: list[Trial], exp: Experiment, record, workers: int | None
         except OSError as e:
             raise ValueError(f"cannot reach the Dask scheduler at {address!r} ({e})") from e
     try:
-        futures = [client.submit(compute, trial, pure=False) for trial in pending]
+        # Dask reschedules a task whose worker died (its allowed-failures policy); retries=1 covers one more fault
+        futures = [client.submit(compute, trial, pure=False, retries=1) for trial in pending]
         try:
             for f in as_completed(futures):
                 record(f.result())

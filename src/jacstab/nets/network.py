@@ -155,6 +155,17 @@ class Network:
         *_, y = self.states(y0, depth)
         return y
 
+    def require_column_restriction(self) -> None:
+        """The analytic engine keeps only the columns of ``J`` on the active input units ``a_0``; that is exact only
+        when every layer's factor is zero outside its active inputs (``Dense``: ``W D``). A layer with ``I + ...``
+        (a residual block) breaks it: raise instead of computing a wrong product."""
+        bad = [k for k, layer in enumerate(self.layers, 1) if not layer.restricts_columns]
+        if bad:
+            raise NotImplementedError(
+                f"layers {bad[:5]} do not restrict J to active units (e.g. residual blocks): the analytic methods "
+                "do not support them yet; use method='jacrev' or 'jvp'"
+            )
+
     def gates(self, x: torch.Tensor, depth: int | None = None) -> list[Gate]:
         """``[D_0, ..., D_{depth-1}]`` at one raw input ``x`` (shape ``(in_dim,)``), from the renormalised forward
         pass where the activation allows it (exact at any depth), else the plain one."""
