@@ -212,13 +212,8 @@ CLI_CASES = [
     cli(["theory", "moments", "--k", "100000"], ["--k must be <= 2000"], "theory-moments-k-100000"),
     cli(
         ["theory", "moments", "--depth", "5000"],
-        ["--depth"],
+        ["moments overflow float64 at depth L = 5000"],
         "theory-moments-depth-overflow",
-        pytest.mark.xfail(
-            strict=True,
-            reason="jacstab.theory.free.moments: sigma2**L overflows as a Python float and the bare OverflowError "
-            "'(34, Numerical result out of range)' names neither the depth nor sigma2 (theory/free.py)",
-        ),
     ),
     cli(["theory", "density", "--depth", "200"], ["up to depth L = 64", "got L = 200"], "theory-density-depth-200"),
     cli(["theory", "density", "--points", "0"], ["--points must be >= 1"], "theory-density-points-zero"),
@@ -253,7 +248,7 @@ CLI_CASES = [
     sweep("net_not_table.toml", "[net] must be a table", id="sweep-net-not-a-table"),
     sweep("metric_typo.toml", "unknown metric 'spectrm'", "did you mean 'spectrum'", id="sweep-metric-typo"),
     sweep("metrics_str.toml", "key 'metrics' must be a non-empty list", id="sweep-metrics-not-a-list"),
-    sweep("no_width.toml", "'width' is required", id="sweep-width-missing"),
+    sweep("no_width.toml", "NetSpec field 'width' is required", id="sweep-width-missing"),
     sweep("sigma2_nan.toml", "sigma2 must be a finite number", id="sweep-sigma2-nan"),
     sweep("grid_point_bad.toml", "grid point {'sigma2': -1.0}: sigma2 must be", id="sweep-bad-grid-point"),
     sweep("width_huge.toml", "width 200000", "GiB for its weights", id="sweep-width-200000"),
@@ -552,11 +547,6 @@ API_CASES = [
         ValueError,
         r"x must be a floating-point tensor.*int64",
         "sv-x-integer-dtype",
-        pytest.mark.xfail(
-            strict=True,
-            reason="engine/_masks.py check_input: an integer x is reported as 'a finite floating-point tensor (it "
-            "contains nan or inf)', which is wrong about the cause and does not name the dtype",
-        ),
     ),
     api(lambda t: jacstab.singular_values(_linear()), ValueError, r"x is required", "callable-without-x"),
     api(lambda t: jacstab.singular_values(_linear(), [1.0] * 4), ValueError, r"x must be a non-empty", "callable-list"),
@@ -632,7 +622,7 @@ API_CASES = [
         r"key 'depth' is both in \[net\] and in \[grid\]",
         "pe-key-in-both",
     ),
-    api(lambda t: _parse({"net": {"depth": 3}}), ValueError, r"'width' is required", "pe-width-missing"),
+    api(lambda t: _parse({"net": {"depth": 3}}), ValueError, r"NetSpec field 'width' is required", "pe-width-missing"),
     api(lambda t: _parse({"metrics": ["spectrm"], "net": _OK_NET}), ValueError, r"did you mean 'spectrum'", "pe-met"),
     api(lambda t: _parse({"seeds": "3", "net": _OK_NET}), ValueError, r"key 'seeds' must be an integer", "pe-seeds-s"),
     api(lambda t: _parse({"net": 3}), ValueError, r"\[net\] must be a table", "pe-net-not-a-table"),
@@ -669,11 +659,6 @@ API_CASES = [
         OverflowError,
         r"L = 5000|depth",
         "moments-depth-overflow",
-        pytest.mark.xfail(
-            strict=True,
-            reason="theory/free.py moments: sigma2**L raises Python's bare OverflowError '(34, Numerical result out "
-            "of range)', which names neither L nor sigma2",
-        ),
     ),
     api(lambda t: jacstab.theory.density(np.array([0.5]), 200), ValueError, r"up to depth L = 64", "density-deep"),
     api(lambda t: jacstab.theory.gaussian_lyapunov(10**8), ValueError, r"n must be an integer in \[1, 10\^7\]", "gl-n"),

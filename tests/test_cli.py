@@ -359,7 +359,7 @@ def test_scalings_rows_equal_library_curves(capsys):
 
 
 def test_scalings_summary_uses_the_lab_analysis():
-    from jacstab.lab.analysis import growth_slope
+    from jacstab.lab.analysis import growth_slope, growth_start
     from jacstab.lab.scalings import compare_scalings
 
     base = jacstab.NetSpec(32, 30, prune="random", sparsity=0.5)
@@ -369,7 +369,8 @@ def test_scalings_summary_uses_the_lab_analysis():
     assert [(r["scaling"], r["depth"]) for r in rows] == [(s, d) for s in rules for d in (10, 20, 30)]
     curves = np.array([jacstab.depth_curve(jacstab.sample(base, s)).tolist() for s in range(2)])
     slopes = run_.summary.slopes
-    assert slopes["none"].value == pytest.approx(growth_slope(curves).value, rel=1e-12) and slopes["none"].n_seeds == 2
+    want = growth_slope(curves, start=growth_start(30)).value  # the second half of the depths, as the report
+    assert slopes["none"].value == pytest.approx(want, rel=1e-12) and slopes["none"].n_seeds == 2
     # same weights: unscaled random pruning loses exactly (1/2) log(1/(1 - s)) per layer, in every seed
     assert slopes["none"].value == pytest.approx(slopes["random"].value + 0.5 * math.log(0.5), abs=1e-9)
     assert slopes["none"].se == pytest.approx(slopes["random"].se, abs=1e-9)

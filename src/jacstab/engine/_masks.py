@@ -50,7 +50,9 @@ def check_input(net: Network, x: torch.Tensor | None) -> torch.Tensor:
         raise TypeError(f"x must be a torch.Tensor of shape ({net.spec.input_dim},), got {type(x).__name__}")
     if x.shape != (net.spec.input_dim,):
         raise ValueError(f"x must have shape ({net.spec.input_dim},) (the spec's in_dim), got {tuple(x.shape)}")
-    if not x.is_floating_point() or not bool(torch.isfinite(x).all()):
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype} (use x.double() or x.float())")
+    if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be a finite floating-point tensor (it contains nan or inf)")
     return x.to(dtype=net.dtype, device=net.device)
 

@@ -101,9 +101,6 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
             _fail(where, f"[grid] key {key!r} must be a non-empty list, got {values!r}")
         if key in net:
             _fail(where, f"key {key!r} is both in [net] and in [grid]")
-    for key in ("width", "depth"):
-        if key not in net and key not in grid:
-            _fail(where, f"NetSpec field {key!r} is required: give it in [net] (or as a list in [grid])")
     points = 1
     for values in grid.values():
         points *= len(values)
@@ -113,6 +110,10 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
     specs = []
     for point in itertools.product(*grid.values()):
         fields = {**net, **dict(zip(grid, point))}
+        for key in ("width", "depth"):
+            if key not in fields:
+                got = dict(zip(grid, point))
+                _fail(where, f"grid point {got}: NetSpec field {key!r} is required (give it in [net] or [grid])")
         try:
             specs.append(NetSpec(**fields))
         except (TypeError, ValueError) as e:

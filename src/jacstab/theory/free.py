@@ -89,6 +89,11 @@ def moments(K: int, L: int, p: float = 0.5, sigma2: float = 2.0, init: str = "ga
     _check(L, p, sigma2, init)
     if not 1 <= K <= MAX_MOMENTS:
         raise ValueError(f"K must be an integer in [1, {MAX_MOMENTS}], got {K}")
+    if L * math.log(sigma2) > 709.0:
+        raise OverflowError(
+            f"moments overflow float64 at depth L = {L} (sigma2^L = e^{L * math.log(sigma2):.4g}); "
+            "use log_spectral_edge for the log of the edge at any depth"
+        )
     a = 1 if init == "gaussian" else 1 - L  # power of (1 + psi)
     # f(psi) = sigma2^L (p + psi)^L (1 + psi)^a as a truncated power series in psi
     pl = _series(lambda j: special.binom(L, j) * p ** (L - j) if j <= L else 0.0, K)
