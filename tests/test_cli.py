@@ -412,3 +412,52 @@ def test_other_theory_kinds(capsys):
     for kind in ("density", "scaling"):
         code, out, _ = run(capsys, "theory", kind, "--format", "csv")
         assert code == 0 and len(out.splitlines()) >= 2
+
+
+def test_spectrum_says_which_method_ran(capsys, monkeypatch):
+    with pytest.raises(SystemExit):
+        main(["spectrum", "-n", "16", "-L", "3", "--k", "2", "--seeds", "2", "--method", "lanczos", "--format", "json"])
+    out = capsys.readouterr()
+    assert out.err.count("method: lanczos (requested)") == 1  # once, not once per seed
+    import jacstab.engine.api as engine_api
+    from jacstab.engine._krylov import EigResult
+
+    def never(*a, **kw):
+        return EigResult(torch.zeros(a[2], dtype=torch.float64), torch.zeros(a[1], a[2], dtype=torch.float64), 1, False)
+
+    monkeypatch.setattr(engine_api, "top_eigs", never)
+    with pytest.raises(SystemExit):
+        main(["spectrum", "-n", "16", "-L", "3", "--k", "2", "--method", "lanczos", "--format", "json"])
+    out = capsys.readouterr()
+    assert "method: dense" in out.err and "fallback: lanczos -> dense" in out.err
+    rows = json.loads(out.out)
+    ref = jacstab.singular_values(jacstab.sample(jacstab.NetSpec(16, 3), 0), k=2, log=True).tolist()
+    assert [r["log_singular_value"] for r in rows] == pytest.approx(ref, rel=1e-10)  # the fallback is exact
+
+
+def test_theory_predict_rows_equal_the_library_and_edge_refuses_an_activation(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(
+            [
+                "theory",
+                "predict",
+                "-n",
+                "256",
+                "-L",
+                "100",
+                "--activation",
+                "linear",
+                "--sigma2",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+    rows = {r["quantity"]: r for r in json.loads(capsys.readouterr().out)}
+    pred = jacstab.theory.predict(jacstab.NetSpec(256, 100, activation="linear", sigma2=1.0))
+    assert e.value.code == 0 and rows["growth_per_layer"]["value"] == 0.0 and rows["condition_ii"]["value"] == 0.0
+    assert rows["log_norm(L=100)"]["value"] == pytest.approx(float(pred.log_norm[-1]), rel=1e-12)  # 2.805
+    with pytest.raises(SystemExit) as e:
+        main(["theory", "edge", "--activation", "linear"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "theory predict" in err and err.count("\n") == 1

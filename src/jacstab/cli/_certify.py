@@ -87,8 +87,7 @@ def scalings(every: int, **o) -> None:
     note(f"summary: {run.summary}")
 
 
-THEORY_KINDS = ("edge", "moments", "density", "lyapunov", "scaling", "lognormal")
-LOGNORMAL_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a in ("relu", "linear"))
+THEORY_KINDS = ("predict", "edge", "moments", "density", "lyapunov", "scaling", "lognormal")
 
 
 MAX_EDGE_DEPTH = 100_000  # edge: one row (one root solve) per depth
@@ -126,6 +125,14 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
     from jacstab import theory as T
 
     L, p, s2, init = o["depth"], o["p"], o["sigma2"], o["init"]
+    if kind == "predict":
+        spec = api("NetSpec")(o["width"], L, activation=o["activation"], sigma2=s2, init=init)
+        return ["quantity", "value", "formula", "source", "note"], T.predict(spec).rows()
+    if o["activation"] != "relu" and kind != "lognormal":
+        raise ValueError(
+            f"--activation applies to `theory predict` and `theory lognormal`; {kind} uses the Bernoulli(p) gate "
+            "model: give --p (1 for linear or abs), or run `jacstab theory predict --activation ...`"
+        )
     if kind == "edge":
         # Theorem 2.2 in the Bernoulli(p)-gate model: E[D^2] = p, so log ||J^(d)|| ~ d (1/2) log(sigma2 p).
         rows = [
@@ -160,7 +167,13 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
     return ["activation", "width", "depth", "mean", "variance"], [row]
 
 
-@click.command(cls=Command, example=["jacstab theory edge --depth 20 --sigma2 1 --p 1"])
+@click.command(
+    cls=Command,
+    example=[
+        "jacstab theory edge --depth 20 --sigma2 1 --p 1",
+        "jacstab theory predict -n 256 -L 100 --activation linear --sigma2 1",
+    ],
+)
 @click.argument("kind", type=Choice(THEORY_KINDS))
 @option(
     "--width", "-n", group="Model", type=int, default=256, show_default=True,
@@ -178,10 +191,10 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
 @option(
     "--activation",
     group="Model",
-    type=Choice(LOGNORMAL_ACTIVATIONS),
+    type=Choice(ACTIVATIONS),
     default="relu",
     show_default=True,
-    help="lognormal.",
+    help="predict (any), lognormal (relu or linear).",
 )
 @option("--k", "k", group="Theory", type=int, default=8, show_default=True, help="moments: how many (<= 2000).")
 @option("--points", group="Theory", type=int, default=50, show_default=True, help="density: grid size (<= 10,000).")
@@ -191,6 +204,8 @@ def theory(kind: str, **o) -> None:
     """Theory predictions (numpy/scipy; see README, 'Theory'). KIND is one of:
 
     \b
+    predict:   jacstab.theory.predict for the network (--width, --depth, --activation, --sigma2,
+               --init): growth per layer, condition (ii), the edge at L, or "no prediction"
     edge:      predicted log||J^(d)|| (free probability, n -> inf), d = 1..L, and
                theorem_2_2_log_norm = d (1/2) log(sigma2 p): Theorem 2.2's growth with
                Bernoulli(p) gates (E[D^2] = p; p = 1/2 gives (1/2) log(sigma2/2) per layer)

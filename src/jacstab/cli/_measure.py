@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from jacstab._checks import METHODS
-from jacstab.cli._common import api, exp_or_inf, run_seeds
+from jacstab.cli._common import api, exp_or_inf, note, run_seeds
 from jacstab.cli._options import Choice, Command, format_option, network_options, option
 
 
@@ -48,13 +48,20 @@ def measure(independent: bool, **o) -> None:
 def spectrum(method: str, **o) -> None:
     """Singular values of J at depth L, descending: rows {seed, index, singular_value, log_singular_value}.
 
-    singular_value is inf where it leaves the float64 range; log_singular_value never overflows.
+    singular_value is inf where it leaves the float64 range; log_singular_value never overflows. The method that
+    ran (and any fallback) is noted on stderr.
     """
-    singular_values = api("singular_values")
+    singular_values, said = api("singular_values"), set()
 
     def rows(net, advance):
-        logs = singular_values(net, k=o["k"], depth=o["at_depth"], method=method, log=True)
+        logs, info = singular_values(net, k=o["k"], depth=o["at_depth"], method=method, log=True, return_info=True)
         advance(1)
+        line = f"method: {info.method} ({info.reason})"
+        if info.fallback:
+            line += f"; fallback: {'; '.join(info.fallbacks)}"
+        if line not in said:  # once per distinct outcome, not once per seed
+            said.add(line)
+            note(line)
         return (
             {"index": i, "singular_value": exp_or_inf(v), "log_singular_value": v}
             for i, v in enumerate(logs.tolist(), 1)
