@@ -221,7 +221,7 @@ CLI_CASES = [
     cli(["theory", "lyapunov", "--width", "100000000"], ["--width must be <= 10,000,000"], "theory-lyapunov-width-1e8"),
     cli(["theory", "scaling", "--sparsities", "0.5,abc"], ["--sparsities must be comma-separated"], "theory-sp-abc"),
     cli(["theory", "scaling", "--sparsities", "0.5,1.5"], ["--sparsities must lie in [0, 1)"], "theory-sp-1.5"),
-    cli(["theory", "lognormal", "--activation", "tanh"], ["'--activation'", "'tanh' is not one of"], "theory-ln-tanh"),
+    cli(["theory", "lognormal", "--activation", "tanh"], ["activation must be linear or relu"], "theory-ln-tanh"),
     cli(["theory", "lognormal", "--width", "0"], ["--width must be >= 1"], "theory-lognormal-width-zero"),
     # --- experiments --------------------------------------------------------------------------------------------
     cli(["experiments", "--format", "jsn"], ["'--format'", "did you mean 'json'"], "experiments-format-jsn"),

@@ -244,7 +244,7 @@ def test_command_specific_choices_are_listed(capsys):
     for cmd in ("sweep", "reproduce"):
         assert "[" + "|".join(_checks.EXECUTORS) + "]" in help_text(capsys, cmd)
     out = help_text(capsys, "theory")
-    assert "edge|moments|density|lyapunov|scaling|lognormal" in out
+    assert "{predict|edge|moments|density|lyapunov|scaling" in out and "|lognormal}" in out
     assert "ddof = 1" in help_text(capsys, "scalings")
 
 
