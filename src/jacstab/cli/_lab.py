@@ -109,6 +109,7 @@ def sweep(experiment_file, quick, store_path, executor, workers, address, retry_
             exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
             retry_errors=retry_errors,
         )
+        advance(summary.skipped)  # reused trials count as done on the bar
     write_all(SUMMARY_COLUMNS, fmt, [vars(summary)])
     _finish([summary])
 

@@ -349,7 +349,10 @@ def compare_slopes(slopes: Mapping[str, Slope], target: float = 0.0, *, level: f
     ``SE = sqrt(se_1^2 + se_2^2)``, ``t = diff / SE`` on Welch-Satterthwaite
     ``df = SE^4 / (se_1^4/(S_1-1) + se_2^4/(S_2-1))``; two-sided ``p = 2 P(T_df > t)``; distinguishable iff
     ``p < 1 - level``. The fold ``|.|`` is ignored (delta method): exact when both slopes are clearly on one
-    side of ``target``, conservative when one straddles it. Ties keep the input order.
+    side of ``target``, conservative when one straddles it. Ties keep the input order. The test treats the two
+    settings as independent samples; jacstab's sweeps are paired (settings share their seeds' draws), and the
+    positive correlation this induces makes the independent-samples SE an over-estimate: the test is conservative
+    (it may say "not distinguishable" where a paired test would not), never anti-conservative.
 
     Args:
         slopes: setting name -> :class:`Slope` (e.g. from :func:`growth_slope`).
