@@ -14,6 +14,9 @@ def growth_rate(sigma2: float, density: float = 1.0) -> float:
     jacstab's measurements agree with the exponent ``L/2`` (see tests/test_theory.py); the factor ``L`` is likewise
     the growth of ``||J||^2`` at ``sigma2 = 2`` (the free-probability edge ``~ 2 e L``). Unscaled random pruning
     multiplies each layer's second moment by ``density = 1 - s`` (paper: ``||J^B|| ~ (1-s)^{L/2}``).
+
+    ReLU only (``E[phi'^2] = 1/2``); :func:`jacstab.theory.predict` gives the growth of any activation and law and
+    is what jacstab's figures, report, certificate and CLI use.
     """
     if not sigma2 > 0 or not 0 < density <= 1:
         raise ValueError(f"need sigma2 > 0 and density in (0, 1], got {sigma2!r}, {density!r}")
