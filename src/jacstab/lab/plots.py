@@ -89,6 +89,7 @@ def plot_curves(curves: list[Curves], title: str, path: str | Path) -> Path:
     varying = varying_fields(curves)
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=150)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"] if len(curves) <= 10 else plt.cm.tab20.colors
+    dead_marks = []
     for i, c in enumerate(curves):
         color = colors[i % len(colors)]
         d = np.arange(1, c.spec.depth + 1)
@@ -99,11 +100,16 @@ def plot_curves(curves: list[Curves], title: str, path: str | Path) -> Path:
         ax.plot(d, band.mean / LN10, color=color, label=name)
         if band.n_seeds > 1:
             ax.fill_between(d, band.ci_low / LN10, band.ci_high / LN10, color=color, alpha=0.2, linewidth=0)
-        dead = band.all_dead
-        if dead.any():
-            ax.plot(d[dead], np.full(dead.sum(), ax.get_ylim()[0]), "x", color=color, markersize=4)
+        if band.all_dead.any():
+            dead_marks.append((d[band.all_dead], color))
         if c.predicted() is not None:
             ax.plot(d, c.predicted() / LN10, color=color, linestyle="--", linewidth=1, zorder=3)
+    if dead_marks:  # along the bottom edge, once every curve is drawn (the axis limits are final)
+        bottom = ax.get_ylim()[0]
+        for depths, color in dead_marks:
+            ax.plot(depths, np.full(depths.size, bottom), "x", color=color, markersize=4, clip_on=False)
+        ax.plot([], [], "x", color="grey", label="x: J = 0 exactly in every seed at that depth")
+        ax.set_ylim(bottom=bottom)
     ax.set_xlabel("depth L (number of hidden layers)")
     ax.set_ylabel(r"$\log_{10} \|J\|_2$")
     ax.set_title(f"{title}: mean and 95% CI over seeds; dashed: theory (n → ∞)", fontsize=9)
