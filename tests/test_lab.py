@@ -353,3 +353,16 @@ def test_a_dying_worker_is_that_trials_error_and_the_sweep_goes_on(tmp_path, mon
         for t in (exp.trials()[0], exp.trials()[2]):  # the innocent trials are complete and exact
             ref = jacstab.depth_curve(jacstab.sample(t.spec, t.seed)).tolist()
             assert st.values(t.id, "depth_curve") == ref
+
+
+def test_report_table_names_dead_networks_instead_of_nan():
+    from jacstab.lab.plots import Curves
+    from jacstab.lab.report import growth_rows
+
+    spec = NetSpec(8, 4)
+    dead = Curves(spec, np.array([[0.1, -np.inf, -np.inf, -np.inf]] * 2))
+    half = Curves(spec, np.array([[0.1, 0.2, 0.3, 0.4], [0.1, 0.2, -np.inf, -np.inf]]))
+    rows = growth_rows([dead, half])
+    assert rows[0]["log10||J|| at L (measured)"] == "J = 0 exactly (2 of 2 seeds)"
+    # one live seed: its value (0.4 / ln 10) with the dead one named, never averaged in
+    assert rows[1]["log10||J|| at L (measured)"] == f"{0.4 / np.log(10):.4g} (1 seeds with J = 0 left out)"

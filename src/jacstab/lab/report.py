@@ -42,15 +42,28 @@ def growth_rows(curves) -> list[dict]:
                 "measured slope / layer (ln)": slope,
                 "theory slope / layer (ln)": pred.growth_per_layer if math.isfinite(pred.growth_per_layer)
                 else "no prediction",
-                "log10||J|| at L (measured)": c.band.mean[-1] / LN10,
+                "log10||J|| at L (measured)": _last(c),
                 "log10||J|| at L (theory)": float(last[-1]) / LN10 if last is not None else "no prediction",
             }
         )
     return rows
 
 
+def _last(c) -> float | str:
+    """``log10 ||J^(L)||`` averaged over the live seeds, or what happened to the seeds when none is live."""
+    band = c.band
+    if math.isfinite(band.mean[-1]):
+        dead = int(band.n_dead[-1])
+        return band.mean[-1] / LN10 if not dead else f"{band.mean[-1] / LN10:.4g} ({dead} seeds with J = 0 left out)"
+    if band.n_dead[-1]:
+        return f"J = 0 exactly ({int(band.n_dead[-1])} of {band.n_seeds} seeds)"
+    return "missing"
+
+
 def _fmt(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+    if isinstance(v, float):
+        return "0" if abs(v) < 1e-12 else f"{v:.4g}"  # rounding noise of a zero prediction (e.g. 1.1e-16)
+    return html.escape(str(v))
 
 
 def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str | Path, version: str) -> Path:
