@@ -91,13 +91,19 @@ def _dead_worker(trial: Trial, what: str) -> TrialResult:
 
 def _run_pool(pending: list[Trial], record: Callable[[TrialResult], None], n: int) -> None:
     """A local process pool. A worker that dies (killed, out of memory) breaks the pool and every trial in flight
-    or queued in it; those are then run again one at a time, each in its own one-worker pool, so an innocent trial
-    completes and the trial that kills its worker is stored as a ``WorkerDied`` error (the sweep goes on).
+    or queued in it; the ones that were in flight are run again one at a time, each in its own one-worker pool, so
+    an innocent trial completes and the trial that kills its worker is stored as a ``WorkerDied`` error; the ones
+    that were only queued go back to a full pool (the sweep goes on).
     Ctrl-C or SIGTERM: pending trials are dropped, workers ended, committed trials kept."""
-    suspects = _pool_round(pending, record, n)
-    for trial in suspects:  # isolation: a pool per trial
-        if _pool_round([trial], record, 1):
-            record(_dead_worker(trial, "its worker process died (killed, or out of memory)"))
+    queue = pending
+    while queue:
+        lost = _pool_round(queue, record, n)
+        # the earliest-submitted lost trials were in flight when the pool broke (n running, one prefetched): each
+        # runs alone in a one-worker pool; the rest were only queued and go back to a full pool
+        head, queue = lost[: n + 1], lost[n + 1 :]
+        for trial in head:
+            if _pool_round([trial], record, 1):
+                record(_dead_worker(trial, "its worker process died (killed, or out of memory)"))
 
 
 def _pool_round(trials: list[Trial], record: Callable[[TrialResult], None], n: int) -> list[Trial]:
