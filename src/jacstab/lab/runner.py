@@ -120,14 +120,15 @@ def _pool_round(trials: list[Trial], record: Callable[[TrialResult], None], n: i
                     record(f.result())
                 except BrokenProcessPool:
                     lost.append(futures[f])
-    finally:  # Ctrl-C, SIGTERM or an error: drop what has not started, end the workers, keep what is committed
-        for f in futures:
-            f.cancel()
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
+    except BaseException:  # Ctrl-C, SIGTERM or an error: end the workers, keep what is committed
+        # Terminate first and let the pool fail its own pending futures: cancelling them before the workers die
+        # makes Python 3.11's pool thread raise InvalidStateError on a cancelled future (a traceback on stderr).
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
             if proc.is_alive():
                 proc.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return sorted(lost, key=trials.index)
 
 
