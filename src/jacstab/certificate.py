@@ -11,7 +11,7 @@ from jacstab.nets import Network, sample
 from jacstab.specs import SCALINGS, NetSpec
 from jacstab.theory import certificate as C
 from jacstab.theory.law import density as _density
-from jacstab.theory.predict import law_second_moment, predict
+from jacstab.theory.predict import gate_constants, law_second_moment, predict
 
 LAW_RULES = SCALINGS  # every scaling rule, compared at the law level by the summary
 
@@ -23,7 +23,7 @@ def law_quantities(spec: NetSpec, rule: str | None = None) -> tuple[float, float
     paper's ``1/2 sum_k E|b_ik w_ik|^2 - 1``). NaN where the law is unknown (SNIP with a law-level rule).
     """
     beta, sigma2_eff = law_second_moment(spec, rule)
-    return beta, predict(spec).gates.mean_dphi2 * sigma2_eff - 1.0
+    return beta, gate_constants(spec, sigma2_eff)[0].mean_dphi2 * sigma2_eff - 1.0  # no edge curve needed
 
 
 def _realised(net: Network) -> tuple[float, float, float, float]:
@@ -37,7 +37,7 @@ def _realised(net: Network) -> tuple[float, float, float, float]:
     else:
         parent = net
     beta, ii, iii, mean = 0.0, 0.0, 0.0, 0.0
-    mu = predict(spec).gates.mean_dphi2  # E[phi'^2]: 1/2 for ReLU (the paper's factor 1/2)
+    mu = gate_constants(spec, law_second_moment(spec)[1])[0].mean_dphi2  # E[phi'^2]: 1/2 for ReLU (the paper's)
     for wb, w in zip(net.weights, parent.weights):
         wb = wb.cpu().to(torch.float64)
         w = w.cpu().to(torch.float64)

@@ -27,19 +27,19 @@ def check_finite(net: Network) -> Network:
     return net
 
 
+def misuse_hint(obj) -> str:
+    """What to pass instead of ``obj`` (a spec, a module, anything else), for TypeErrors."""
+    if type(obj).__name__ == "NetSpec":
+        return " (a NetSpec is a law: draw a network with jacstab.sample(spec, seed))"
+    return " (for a torch module or function, use jacstab.singular_values(f, x))" if callable(obj) else ""
+
+
 def check_network(obj, what: str = "net") -> Network:
     """Raise a ``TypeError`` that says what to pass unless ``obj`` is a jacstab Network; ``ValueError`` when its
     weights are not finite."""
     if isinstance(obj, Network):
         return check_finite(obj)
-    hint = (
-        " (a NetSpec is a law: draw a network with jacstab.sample(spec, seed))"
-        if type(obj).__name__ == "NetSpec"
-        else " (for a torch module or function, use jacstab.singular_values(f, x))"
-        if callable(obj)
-        else ""
-    )
-    raise TypeError(f"{what} must be a jacstab Network, got {type(obj).__name__}{hint}")
+    raise TypeError(f"{what} must be a jacstab Network, got {type(obj).__name__}{misuse_hint(obj)}")
 
 
 def check_input(net: Network, x: torch.Tensor | None) -> torch.Tensor:

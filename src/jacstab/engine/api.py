@@ -16,7 +16,7 @@ from jacstab._checks import Method, check_int
 from jacstab.engine._chain import depth_curve_dense, product_at, spectral_norm
 from jacstab.engine._krylov import top_eigs
 from jacstab.engine._lyapunov import lyapunov_qr
-from jacstab.engine._masks import check_depth, check_input, check_network
+from jacstab.engine._masks import check_depth, check_input, check_network, misuse_hint
 from jacstab.engine._resolve import (
     RunInfo,
     lanczos_block,
@@ -103,8 +103,9 @@ def depth_curve(
         sub = net
         if independent:
             sub = sample(net.spec.replace(depth=d), child_seed(net.seed, STREAM_INDEPENDENT, d), net.dtype, net.device)
-        vals, sub_info = singular_values(sub, x, k=1, depth=d, method=info.method, log=True, return_info=True)
-        out[d - 1] = vals[0]
+        sub_info = RunInfo(method, info.method, info.reason)
+        logs, total = _svals_network(sub, x, 1, d, sub_info)  # net and x checked once, above
+        out[d - 1] = _finish(logs, total, 1, True)[0]
         info.fallbacks += [f"depth {d}: {f}" for f in sub_info.fallbacks]
         if callback is not None:
             callback(d)
@@ -171,11 +172,7 @@ def jacobian_operator(
 
 def _callable_input(f, x: torch.Tensor | None) -> torch.Tensor:
     if not callable(f):
-        raise TypeError(
-            f"obj must be a jacstab Network or a torch callable, got {type(f).__name__}"
-            + (" (a NetSpec is a law: draw a network with jacstab.sample(spec, seed))" if type(f).__name__ == "NetSpec"
-               else "")
-        )
+        raise TypeError(f"obj must be a jacstab Network or a torch callable, got {type(f).__name__}{misuse_hint(f)}")
     if x is None:
         raise ValueError("x is required when the object is a torch callable (the point where J = df/dx is taken)")
     if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.numel() == 0:
@@ -185,7 +182,7 @@ def _callable_input(f, x: torch.Tensor | None) -> torch.Tensor:
     return x
 
 
-def _top_k(op: JacobianOperator, k: int, info: RunInfo, block: int | None = None) -> torch.Tensor | None:
+def _top_k(op: JacobianOperator, k: int, block: int | None = None) -> torch.Tensor | None:
     """``log`` of the top-``k`` singular values of ``op`` by block Lanczos on ``A^T A`` (None if not converged)."""
     kk = min(k, op.shape[1])
     r = top_eigs(op.gram, op.shape[1], kk, dtype=op.dtype, device=op.device, block=block)
@@ -194,18 +191,18 @@ def _top_k(op: JacobianOperator, k: int, info: RunInfo, block: int | None = None
     return op.log_scale + 0.5 * torch.log(r.values)
 
 
-def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) -> tuple[torch.Tensor, int]:
+def _svals_network(net: Network, x, k: int, depth: int, info: RunInfo) -> tuple[torch.Tensor, int]:
+    """``log`` singular values of a checked network (``x``, ``k``, ``depth`` already validated)."""
     n = net.width
-    k = _check_k(k, n)
     if info.method in ("jacrev", "jvp"):
-        op = jacobian_operator(net, x, depth=depth, method=info.method)
+        op = FuncJacobian(lambda y: net.hidden_map(y, depth), net.input_map(x), info.method)
         return _svals_func(op, k, info), n
     gates = net.gates(x, depth)  # only the analytic paths need the gates
     if min(g.size for g in gates) == 0:
         return torch.empty(0), n
     if info.method == "lanczos":
         op = MatrixFreeChain(net, gates, depth)
-        logs = _top_k(op, k, info, block=lanczos_block(k, op.shape[1]))
+        logs = _top_k(op, k, block=lanczos_block(k, op.shape[1]))
         if logs is not None:
             return logs, n
         info.fell_back("dense", "Lanczos did not converge within its Krylov budget")
@@ -218,7 +215,7 @@ def _svals_network(net: Network, x, k: int | None, depth: int, info: RunInfo) ->
 
 def _svals_func(op: FuncJacobian, k: int | None, info: RunInfo) -> torch.Tensor:
     if info.method == "jvp":
-        logs = _top_k(op, _check_k(k, min(op.shape)), info)
+        logs = _top_k(op, _check_k(k, min(op.shape)))
         if logs is not None and not bool(torch.isnan(logs).any() or torch.isposinf(logs).any()):
             return logs
         why = "did not converge within its Krylov budget" if logs is None else "produced nan or inf"
@@ -270,11 +267,10 @@ def singular_values(
     """
     if isinstance(obj, Network):
         obj = check_network(obj)
-        x, depth = check_input(obj, x), check_depth(obj, depth)
-        plan = plan_network(obj.width, _check_k(k, obj.width), method)
+        x, depth, kk = check_input(obj, x), check_depth(obj, depth), _check_k(k, obj.width)
+        plan = plan_network(obj.width, kk, method)
         info = RunInfo(method, plan.method, plan.reason)
-        logs, total = _svals_network(obj, x, k, depth, info)
-        kk = _check_k(k, obj.width)
+        logs, total = _svals_network(obj, x, kk, depth, info)
     else:
         if depth is not None:
             raise ValueError("depth applies to a jacstab Network only; for a callable, pass the function itself")

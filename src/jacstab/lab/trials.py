@@ -9,6 +9,7 @@ metric's numbers unchanged reuses the stored results, and one that changes them 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -87,9 +88,9 @@ class Trial:
     def identity_json(self) -> str:
         return json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """SHA-256 (hex) of :meth:`identity_json`."""
+        """SHA-256 (hex) of :meth:`identity_json` (computed once per trial)."""
         return hashlib.sha256(self.identity_json().encode()).hexdigest()
 
     @property

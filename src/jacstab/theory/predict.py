@@ -163,7 +163,7 @@ def _correlated(spec: Any) -> bool:
     return spec.eta > 0 or spec.correlation != "none"
 
 
-def _gates(spec: Any, sigma2_eff: float) -> tuple[GaussianConstants, float | None]:
+def gate_constants(spec: Any, sigma2_eff: float) -> tuple[GaussianConstants, float | None]:
     """Gate constants; tanh at the mean-field fixed point ``q*`` of ``q = sigma2_eff E[tanh^2]`` (q0 when unknown)."""
     if spec.activation != "tanh":
         return gaussian_constants(spec.activation, spec.slope, spec.sigma2), None
@@ -331,7 +331,7 @@ def predict(spec: Any) -> Prediction:
     if missing:
         raise TypeError(f"predict takes a jacstab.NetSpec; {type(spec).__name__} lacks {', '.join(missing)}")
     beta, sigma2_eff = law_second_moment(spec)
-    gates, q_star = _gates(spec, sigma2_eff)
+    gates, q_star = gate_constants(spec, sigma2_eff)
     growth, growth_kind, growth_reason = _growth(spec, sigma2_eff, gates)
     applies, note = _theorem(spec)
     log_norm, edge_reason, kind = _edge(spec, sigma2_eff)
