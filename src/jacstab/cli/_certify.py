@@ -63,7 +63,7 @@ def scalings(every: int, **o) -> None:
     (ddof = 1; nan with one seed) over the seeds with a finite value (seeds counts them), every --every-th depth
     and the last; condition_ii is the law-level |1/2 sum_k E|b w|^2 - 1| of Theorem 3.1 (0 = the row second
     moment of the unpruned law is restored). A summary on stderr gives each rule's growth of log ||J|| per layer
-    (mean of per-seed least-squares slopes over all depths, with a 95% confidence interval: give --seeds >= 2)
+    (mean of per-seed least-squares slopes over the second half of the depths, 95% CI: give --seeds >= 2)
     and names the most stable rule, saying whether it is distinguishable from the runner-up.
     """
     from jacstab.lab.scalings import COLUMNS, compare_scalings

@@ -48,7 +48,8 @@ class ScalingsSummary:
         level = f"{round(100 * self.ranking.level, 6):g}%"
         n = max((s.n_seeds for s in self.slopes.values()), default=0)
         return (
-            f"growth of log||J|| per layer (mean of per-seed least-squares slopes ± {level} CI, {n} seed"
+            f"growth of log||J|| per layer (mean of per-seed least-squares slopes over the second half of the depths "
+            f"± {level} CI, {n} seed"
             f"{'s' if n != 1 else ''}): {listing}; {self.ranking.summary()}"
         )
 
@@ -60,7 +61,8 @@ class ScalingComparison:
     Args:
         base: a pruned ``jacstab.NetSpec``; its ``scaling`` is replaced by each applicable rule.
         seeds: the seeds to sample for every rule.
-        every: report every ``every``-th depth (and the last); the growth always uses all depths.
+        every: report every ``every``-th depth (and the last); the growth always uses every depth of the second
+            half (:func:`jacstab.lab.analysis.growth_start`), whatever ``every`` is.
         dtype, device: passed to ``jacstab.sample``.
         advance: called once per sampled network (progress).
 
