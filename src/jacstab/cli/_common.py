@@ -79,18 +79,10 @@ def dtype_of(name: str) -> Any:
 
 
 def device_of(name: str) -> Any:
-    """``torch.device(name)``, or a ``ValueError`` saying what to give instead."""
-    import torch
+    """``torch.device(name)``, or a ``ValueError`` saying what to give instead (``nets.sampling.check_device``)."""
+    from jacstab.nets.sampling import check_device
 
-    try:
-        dev = torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {name!r}") from e
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {name!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was given but no CUDA device is available (use --device cpu)")
-    return dev
+    return check_device(name, "--device")
 
 
 def seed_range(o: dict[str, Any]) -> range:

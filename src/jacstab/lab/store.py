@@ -124,8 +124,9 @@ class Store:
 
     def finished(self, ids: Iterable[str] | None = None) -> set[str]:
         """The trial ids already stored (done or error), optionally restricted to ``ids``."""
-        have = {r[0] for r in self.conn.execute("SELECT trial_id FROM trials").fetchall()}
-        return have if ids is None else have & set(ids)
+        if ids is not None:
+            return set(self.statuses(ids))
+        return {r[0] for r in self.conn.execute("SELECT trial_id FROM trials").fetchall()}
 
     def write(self, result: TrialResult) -> bool:
         """Write one finished trial atomically; returns False when nothing was written.

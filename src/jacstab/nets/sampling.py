@@ -140,15 +140,19 @@ def _prune(parent: Network, data) -> list[torch.Tensor]:
     return pruned
 
 
-def _check_device(device) -> torch.device | None:
+def check_device(device, what: str = "device") -> torch.device | None:
+    """``torch.device(device)`` (None stays None), or a ``ValueError`` naming ``what`` (e.g. ``--device``) and what
+    to give instead: only cpu and cuda are supported, and cuda only where a GPU is present."""
     if device is None:
         return None
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from e
+        raise ValueError(f"{what} must be cpu, cuda or cuda:N, got {device!r}") from e
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"{what} must be cpu, cuda or cuda:N, got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA device is available (use device='cpu')")
+        raise ValueError(f"{what} {device} was given but no CUDA device is available (use {what} cpu)")
     return dev
 
 
@@ -184,7 +188,7 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     check_size(spec, dtype)
-    device = _check_device(device)
+    device = check_device(device)
     n, d = spec.width, spec.input_dim
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64
