@@ -59,10 +59,9 @@ def _experiment(name_or_file: str, quick: bool):
 
 def _check_run(executor: str, workers: int | None, address: str | None) -> None:
     """The executor options, checked before the store is opened or a row is written."""
-    if workers is not None and workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
-    if address is not None and executor != "dask":
-        raise ValueError(f"--address applies to --executor dask only, not --executor {executor}")
+    from jacstab.lab.runner import check_run_options
+
+    check_run_options(executor, workers, address, cli=True)
 
 
 def _check_sizes(exp, address: str | None) -> None:

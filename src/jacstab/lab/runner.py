@@ -34,6 +34,18 @@ class SweepSummary:
     legacy: int = 0
 
 
+def check_run_options(executor: str, workers: int | None, address: str | None, *, cli: bool = False) -> None:
+    """The executor options, checked before anything runs (the CLI calls it before opening the store); ``cli``
+    words the errors with the flags (``--workers``) instead of the keywords (``workers``)."""
+    name = (lambda k: f"--{k}") if cli else (lambda k: k)
+    check_choice(name("executor"), executor, EXECUTORS)
+    if workers is not None and workers < 1:
+        raise ValueError(f"{name('workers')} must be >= 1, got {workers}")
+    if address is not None and executor != "dask":
+        where = f"--executor dask only, not --executor {executor}" if cli else "executor='dask' only"
+        raise ValueError(f"{name('address')} applies to {where}")
+
+
 def run_experiment(
     exp: Experiment,
     store: Store,
@@ -50,9 +62,7 @@ def run_experiment(
     ``dask`` (Dask distributed: the scheduler at ``address``, e.g. ``tcp://host:8786``, else a LocalCluster of
     ``workers`` processes; dask-jobqueue clusters expose such an address).
     """
-    check_choice("executor", executor, EXECUTORS)
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_run_options(executor, workers, address)
     todo = exp.trials()
     status = store.statuses(t.id for t in todo)
     pending = [t for t in todo if status.get(t.id) is None or (retry_errors and status[t.id] == "error")]
@@ -66,8 +76,6 @@ def run_experiment(
         if progress is not None:
             progress(counts["done"] + counts["error"], len(pending))
 
-    if address is not None and executor != "dask":
-        raise ValueError("address applies to executor='dask' only")
     if executor == "dask":
         _run_dask(pending, exp, record, workers, address)
     elif executor == "serial" or len(pending) <= 1:
