@@ -115,3 +115,11 @@ def test_replaced_weights_are_recorded_and_certified_as_modified():
         jacstab.depth_curve(net3, independent=True)
     with pytest.raises(ValueError, match=r"W_2 must be a floating tensor of shape \(32, 32\)"):
         net.replace(weights=[net.weights[0], torch.zeros(3, 3), *net.weights[2:]])
+
+
+def test_a_sampled_pruned_net_is_a_draw_from_its_spec():
+    net = sample(NetSpec(32, 4, prune="random", sparsity=0.5, scaling="random"), 0)
+    assert net.provenance.kind == "sampled"
+    assert not certify(net).summary.startswith("weights replaced")
+    curve = jacstab.depth_curve(net, independent=True)  # allowed: the spec can redraw it
+    assert curve.shape == (4,) and torch.isfinite(curve).all()

@@ -198,5 +198,5 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=f64)
     net = Network(spec, seed, tuple(layers), w_in, w_out)
     if spec.pruning.active:
-        net = net.replace(weights=_prune(net, data))
+        net = net.replace(weights=_prune(net, data), provenance=net.provenance)  # still a draw from the spec
     return net if device is None and dtype == f64 else net.to(device=device, dtype=dtype)
