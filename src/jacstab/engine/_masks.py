@@ -17,13 +17,8 @@ Mask = Gate  # the name of jacstab 0.1
 
 
 def check_finite(net: Network) -> Network:
-    """Raise ``ValueError`` naming the first matrix of ``net`` with a nan or inf entry (a NaN would otherwise turn
-    norms into 0 or -inf silently). Cost: one pass over the weights, small next to any product of them."""
-    named = [(f"hidden matrix W_{k} (net.weights[{k - 1}])", w) for k, w in enumerate(net.weights, 1)]
-    for name, w in [("net.w_in", net.w_in), *named, ("net.w_out", net.w_out)]:
-        if not bool(torch.isfinite(w).all()):
-            bad = int((~torch.isfinite(w)).sum())
-            raise ValueError(f"{name} has {bad} nan or inf entries; jacstab measures finite networks only")
+    """:meth:`Network.check_finite`, returning the network."""
+    net.check_finite()
     return net
 
 

@@ -155,6 +155,15 @@ class Network:
         *_, y = self.states(y0, depth)
         return y
 
+    def check_finite(self) -> None:
+        """Raise ``ValueError`` naming the first matrix with a nan or inf entry (a NaN would otherwise turn norms
+        into 0 or -inf silently). Cost: one pass over the weights, small next to any product of them."""
+        named = [(f"hidden matrix W_{k} (net.weights[{k - 1}])", w) for k, w in enumerate(self.weights, 1)]
+        for name, w in [("net.w_in", self.w_in), *named, ("net.w_out", self.w_out)]:
+            if not bool(torch.isfinite(w).all()):
+                bad = int((~torch.isfinite(w)).sum())
+                raise ValueError(f"{name} has {bad} nan or inf entries; jacstab measures finite networks only")
+
     def require_column_restriction(self) -> None:
         """The analytic engine keeps only the columns of ``J`` on the active input units ``a_0``; that is exact only
         when every layer's factor is zero outside its active inputs (``Dense``: ``W D``). A layer with ``I + ...``

@@ -128,9 +128,7 @@ def apply_masks(net: Network, masks: Sequence[torch.Tensor], scaling: str = "emp
         raise ValueError(f"need one mask per hidden matrix ({net.depth}), got {len(masks)}")
     if scaling not in ("none", "random", "empirical"):
         raise ValueError(f"scaling for external masks must be none, random or empirical, got {scaling!r}")
-    for k, w in enumerate(net.weights, 1):
-        if not bool(torch.isfinite(w).all()):
-            raise ValueError(f"hidden matrix W_{k} (net.weights[{k - 1}]) has nan or inf entries")
+    net.check_finite()
     new, density = [], []
     for k, (w, m) in enumerate(zip(net.weights, masks)):
         if not isinstance(m, torch.Tensor) or tuple(m.shape) != tuple(w.shape):
