@@ -30,8 +30,11 @@ _EXPORTS = {
     "masks": "jacstab.engine",
     "singular_values": "jacstab.engine",
     "certify": "jacstab.certificate",
+    "train": "jacstab.training",
+    "load_dataset": "jacstab.training",
+    "read_idx": "jacstab.training",
 }
-_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs")
+_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs", "training")
 
 __all__ = [
     "CorrelationModel",
@@ -47,19 +50,23 @@ __all__ = [
     "engine",
     "jacobian_operator",
     "lab",
+    "load_dataset",
     "log_norm",
     "lyapunov_exponents",
     "masks",
     "nets",
     "pruning",
+    "read_idx",
     "sample",
     "singular_values",
     "specs",
     "theory",
+    "train",
+    "training",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jacstab import correlation, engine, lab, nets, pruning, specs, theory
+    from jacstab import correlation, engine, lab, nets, pruning, specs, theory, training
     from jacstab.certificate import certify
     from jacstab.engine import (
         depth_curve,
@@ -71,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from jacstab.nets import Layer, Network, default_input, sample
     from jacstab.specs import CorrelationModel, NetSpec, Pruning
+    from jacstab.training import load_dataset, read_idx, train
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,10 @@
+"""Training on real data (paper Section 6): IDX datasets without downloads and the training loop.
+
+``jacstab.train`` and ``jacstab.load_dataset`` are the public entry points (see README, "Training").
+"""
+
+from jacstab.training.data import DATASETS, DataError, Dataset, dataset_input, fingerprint, load_dataset, read_idx
+from jacstab.training.loop import OPTIMIZERS, PAPER_LRS, EpochRecord, TrainResult, choose_lr, train
+
+__all__ = ["DATASETS", "OPTIMIZERS", "PAPER_LRS", "DataError", "Dataset", "EpochRecord", "TrainResult", "choose_lr",
+           "dataset_input", "fingerprint", "load_dataset", "read_idx", "train"]
