@@ -153,8 +153,11 @@ def format_option(*, progress: bool = False) -> Callable[[Callable], Callable]:
     return _stack(opts + flag_options())
 
 
-def network_options(f: Callable) -> Callable:
-    """The network, pruning, correlation and seed options shared by every measuring command."""
+def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Callable:
+    """The network, pruning, correlation and seed options shared by every measuring command (``dtype``: the default
+    of ``--dtype``; ``train`` uses float32). Use as ``@network_options`` or ``@network_options(dtype=...)``."""
+    if f is None:
+        return lambda g: network_options(g, dtype=dtype)
     net, prune, corr, seeds = "Network", "Pruning", "Correlation", "Seeds"
     opts = [
         option(
@@ -163,7 +166,7 @@ def network_options(f: Callable) -> Callable:
             group=net,
             type=int,
             required=True,
-            help="Hidden width n (>= 1; the weights, 8 L n^2 bytes, must fit in 80%% of memory: checked first).",
+            help="Hidden width n (>= 1; the weights, 8 L n^2 bytes, must fit in 80% of memory: checked first).",
         ),
         option(
             "--depth", "-L", group=net, type=int, required=True, help="Depth L: hidden n x n matrices (same bound)."
@@ -181,7 +184,7 @@ def network_options(f: Callable) -> Callable:
         option("--init", group=net, type=Choice(INITS), default="gaussian", show_default=True),
         option("--in-dim", group=net, type=int, default=None, help="Input dimension d (default: width)."),
         option("--out-dim", group=net, type=int, default=10, show_default=True, help="Output dimension."),
-        option("--dtype", group=net, type=Choice(DTYPE_NAMES), default="float64", show_default=True),
+        option("--dtype", group=net, type=Choice(DTYPE_NAMES), default=dtype, show_default=True),
         option("--device", group=net, default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
         option("--prune", group=prune, type=Choice(PRUNES), default="none", show_default=True, help="At init."),
         option("--sparsity", group=prune, type=float, default=0.0, show_default=True, help="Fraction s removed."),

@@ -3,8 +3,9 @@
 ``jacstab.train`` and ``jacstab.load_dataset`` are the public entry points (see README, "Training").
 """
 
+from jacstab.training import loop
 from jacstab.training.data import DATASETS, DataError, Dataset, dataset_input, fingerprint, load_dataset, read_idx
-from jacstab.training.loop import OPTIMIZERS, PAPER_LRS, EpochRecord, TrainResult, choose_lr, train
+from jacstab.training.loop import OPTIMIZERS, PAPER_LRS, EpochRecord, TrainResult, check_arguments, choose_lr, train
 
-__all__ = ["DATASETS", "OPTIMIZERS", "PAPER_LRS", "DataError", "Dataset", "EpochRecord", "TrainResult", "choose_lr",
-           "dataset_input", "fingerprint", "load_dataset", "read_idx", "train"]
+__all__ = ["DATASETS", "OPTIMIZERS", "PAPER_LRS", "DataError", "Dataset", "EpochRecord", "TrainResult",
+           "check_arguments", "choose_lr", "dataset_input", "fingerprint", "load_dataset", "loop", "read_idx", "train"]

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 
 from jacstab._checks import check_choice, check_int, check_real
-from jacstab.nets.activations import get_activation
 from jacstab.nets.network import Network
 from jacstab.nets.sampling import check_device, sample
 from jacstab.nets.streams import generator
@@ -124,18 +123,11 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
     Raises:
         ValueError: bad arguments, dimension mismatch; DataError: missing or malformed dataset.
     """
-    epochs = check_int("epochs", epochs, 1, 100000)
-    batch_size = check_int("batch_size", batch_size, 1)
-    lrs = _check_lrs(lr)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    momentum = check_real("momentum", momentum, 0.0, 0.999999)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    dev = check_device(device) or torch.device("cpu")
-    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data_dir, subset=subset)
     if isinstance(dataset, Dataset) and subset is not None:
         raise ValueError("subset is for dataset names; slice a loaded Dataset yourself")
-    spec = _fit_spec(spec, ds)
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data_dir, subset=subset)
+    spec, lrs, dev = check_arguments(spec, ds, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                                     momentum=momentum, device=device, dtype=dtype)
     probe_index = check_int("probe_index", probe_index, 0, len(ds.y_test) - 1)
     net0 = sample(spec, seed)
     probe = ds.x_test[probe_index].to(torch.float64)
@@ -161,6 +153,27 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
         histories[rate], results[rate] = tuple(records), run
     chosen = choose_lr(histories)
     return TrainResult(spec, seed, ds.describe(), histories, chosen, results[chosen].network(), seconds, examples)
+
+
+def check_arguments(spec: NetSpec, ds: Dataset, *, epochs: int, lr, batch_size: int, optimizer: str,
+                    momentum: float, device, dtype: torch.dtype) -> tuple[NetSpec, tuple[float, ...], torch.device]:
+    """Validate :func:`train`'s arguments against the data (before any work): the spec fitted to the data
+    dimension, the learning-rate grid and the device.
+
+    Raises:
+        ValueError, TypeError: as :func:`train`.
+    """
+    check_int("epochs", epochs, 1, 100000)
+    check_int("batch_size", batch_size, 1)
+    lrs = _check_lrs(lr)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_real("momentum", momentum, 0.0, 0.999999)
+    if optimizer != "sgd" and momentum != 0:
+        raise ValueError(f"momentum is an SGD option; optimizer={optimizer!r} takes none")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    dev = check_device(device) or torch.device("cpu")
+    return _fit_spec(spec, ds), lrs, dev
 
 
 def choose_lr(histories: dict[float, Sequence[EpochRecord]]) -> float:
@@ -203,13 +216,14 @@ class _Run:
     def __init__(self, net0: Network, data: Dataset, lr: float, optimizer: str, momentum: float, batch_size: int,
                  seed: int, dev: torch.device, dtype: torch.dtype, probe: torch.Tensor):
         self.net0, self.data, self.lr, self.batch_size, self.dev, self.probe = net0, data, lr, batch_size, dev, probe
-        self.phi = get_activation(net0.spec.activation, net0.spec.slope).phi
         mk = lambda t: t.detach().to(device=dev, dtype=dtype).clone().requires_grad_(True)  # noqa: E731
         self.w_in, self.w_out = mk(net0.w_in), mk(net0.w_out)
         self.hidden = [mk(w) for w in net0.weights]
         pruned = net0.spec.pruning.active
         self.masks = [(w != 0).to(dtype) for w in self.hidden] if pruned else None
         params = [self.w_in, *self.hidden, self.w_out]
+        # the network's own forward pass on the trainable tensors (the optimiser updates them in place)
+        self.model = net0.replace(weights=self.hidden, w_in=self.w_in, w_out=self.w_out, provenance=net0.provenance)
         if optimizer == "sgd":
             self.opt = torch.optim.SGD(params, lr=lr, momentum=momentum)
         else:
@@ -217,11 +231,9 @@ class _Run:
         self.gen = generator(net0.seed, STREAM_TRAIN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``W_out phi(Y_L)`` with ``Y_0 = W_in x``, ``Y_k = W_k phi(Y_{k-1})`` (paper eq. 1)."""
-        y = F.linear(x, self.w_in)
-        for w in self.hidden:
-            y = F.linear(self.phi(y), w)
-        return F.linear(self.phi(y), self.w_out)
+        """Logits ``W_out phi(Y_L)`` with ``Y_0 = W_in x``, ``Y_k = W_k phi(Y_{k-1})`` (paper eq. 1):
+        :meth:`Network.__call__` on the trainable weights."""
+        return self.model(x)
 
     def epoch(self) -> float:
         """One pass over the training split in a seeded random order; the mean minibatch loss (non-finite if the
