@@ -30,6 +30,8 @@ CORRELATIONS: tuple[str, ...] = get_args(Correlation)
 METHODS: tuple[str, ...] = get_args(Method)
 EXECUTORS: tuple[str, ...] = get_args(Executor)
 FORMATS: tuple[str, ...] = get_args(Format)
+DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "idx")  # jacstab.training.data (IDX folders)
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 DTYPE_NAMES: tuple[str, ...] = ("float64", "float32")
 
 

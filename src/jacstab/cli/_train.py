@@ -6,11 +6,10 @@ from typing import Any
 
 import click
 
+from jacstab._checks import DATASETS, OPTIMIZERS
 from jacstab.cli._common import api, device_of, dtype_of, note, progress, rows_out, seed_range, spec_from
 from jacstab.cli._options import Choice, Command, format_option, network_options, option
 
-DATASET_NAMES = ("fashion-mnist", "mnist", "idx")  # jacstab.training.data.DATASETS, without importing torch
-OPTIMIZER_NAMES = ("sgd", "adam")
 COLUMNS = ["seed", "epoch", "lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "log_norm",
            "diverged"]
 
@@ -19,7 +18,7 @@ def train_options(f):
     """The data and optimisation options of ``train`` (and of training sweeps)."""
     group = "Training"
     opts = [
-        option("--dataset", group=group, type=Choice(DATASET_NAMES), default="fashion-mnist", show_default=True,
+        option("--dataset", group=group, type=Choice(DATASETS), default="fashion-mnist", show_default=True,
                help="fashion-mnist (Debian package dataset-fashion-mnist), mnist or idx (any folder; need "
                "--data-dir)."),
         option("--data-dir", group=group, default=None,
@@ -30,7 +29,7 @@ def train_options(f):
                "0.0001). Default 0.01."),
         option("--batch-size", group=group, type=int, default=128, show_default=True),
         option("--subset", group=group, type=int, default=None, help="Training examples used (default: all)."),
-        option("--optimizer", group=group, type=Choice(OPTIMIZER_NAMES), default="sgd", show_default=True),
+        option("--optimizer", group=group, type=Choice(OPTIMIZERS), default="sgd", show_default=True),
         option("--momentum", group=group, type=float, default=0.0, show_default=True, help="SGD momentum."),
         option("--all-lrs", group=group, is_flag=True,
                help="Rows of every learning rate of the grid, with a 'chosen' column (default: the chosen one)."),

@@ -1,6 +1,12 @@
-"""Built-in experiments: the paper's Figures 1-4 as data (Dadoun et al. 2025), each with quick and full sizes.
+"""Built-in experiments: the paper's Figures 1-4 and 7-9 as data (Dadoun et al. 2025), each with quick and full sizes.
 
-Full sizes follow the paper (width 256, depth 100, 3 seeds); quick sizes run in minutes on 2 cores.
+Figures 1-4 (depth curves): full sizes follow the paper (width 256, depth 100, 3 seeds); quick sizes run in minutes
+on 2 cores. They measure ``||J||`` at test image 0 of Fashion-MNIST when the Debian package is installed (the paper:
+"an input randomly selected from MNIST"; ``in_dim = 784``), else at the fixed normalised Gaussian input.
+
+Figures 7-9 (training, Section 6): full sizes are the paper's (width 256, depth up to 100, 70 epochs; meant for
+``--executor dask``), quick sizes train width 128 for 2 epochs on a 4,000-example subset at lr 0.01. ``fig9-iid`` trains
+on MNIST when ``--data-dir`` holds MNIST's four IDX files (the paper's Fig. 9 left), else on Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -11,6 +17,14 @@ from jacstab.lab.experiment import Experiment, parse_experiment
 from jacstab.specs import closest
 
 _SIZES = {"full": {"width": 256, "depth": 100, "seeds": 3}, "quick": {"width": 128, "depth": 50, "seeds": 2}}
+# Training figures: the paper trains width 256 for 70 epochs (Fig. 9: lr 0.001; Figs. 7-8: lr 0.01).
+_TRAIN_SIZES = {
+    "full": {"width": 256, "depths": [10, 25, 50, 75, 100], "seeds": 1, "train": {"epochs": 70}},
+    # quick: 2 epochs on 4,000 examples; lr 0.01 for every figure (at the paper's 0.001 two epochs barely move)
+    "quick": {"width": 128, "depths": [2, 10, 25, 50], "seeds": 1,
+              "train": {"epochs": 2, "subset": 4000, "batch_size": 32, "lr": 0.01}},
+}
+FMNIST_INPUT = "dataset:fashion-mnist:0"
 
 BUILTIN: dict[str, dict[str, Any]] = {
     "fig1": {
@@ -39,22 +53,94 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "depth",
         "grid": {"eta": [0.0] + [2.0**-k for k in range(8, 2, -1)]},
     },
+    "fig7-8": {
+        "description": "Figs. 7-8: test accuracy and loss of a randomly pruned MLP vs depth and sparsity, without "
+        "and with the (1-s)^(-1/2) scaling (Theorem 4.1), Fashion-MNIST",
+        "paper": "scaling markedly improves trainability after pruning; the edge of stability shows in "
+        "trainability too (width 256, lr 0.01)",
+        "net": {"prune": "random"},
+        "grid": {"sparsity": [0.5, 0.8, 0.9, 0.99], "scaling": ["none", "random"]},
+        "train": {"dataset": "fashion-mnist", "lr": 0.01},
+    },
+    "fig9-iid": {
+        "description": "Fig. 9 (left): test error vs depth for iid weights, sigma_w^2 in {0.5, 2, 4} (MNIST when "
+        "--data-dir holds it, else Fashion-MNIST)",
+        "paper": "the critical sigma_w^2 = 2 trains up to depth 100; 0.5 and 4 fail with depth (70 epochs, lr 0.001, "
+        "MNIST)",
+        "grid": {"sigma2": [0.5, 2.0, 4.0]},
+        "train": {"dataset": "mnist", "lr": 0.001},
+    },
+    "fig9-eta": {
+        "description": "Fig. 9 (right): test error vs depth for correlated weights W_ind + eta w (Theorem 5.1), "
+        "Fashion-MNIST",
+        "paper": "with low correlation the network stays trainable at large depth, not with high correlation "
+        "(70 epochs, lr 0.001)",
+        "grid": {"eta": [0.0, 2.0**-8, 2.0**-5, 2.0**-3]},
+        "train": {"dataset": "fashion-mnist", "lr": 0.001},
+    },
 }
+TRAINING = tuple(name for name, entry in BUILTIN.items() if "train" in entry)
 
 
-def builtin_experiment(name: str, *, quick: bool = False) -> Experiment:
-    """The built-in experiment ``name`` (``fig1`` .. ``fig4``) at quick or full size."""
+def fmnist_installed() -> bool:
+    """True when Fashion-MNIST's IDX files are in the Debian package's folder."""
+    from jacstab.training.data import DataError, resolve_folder
+
+    try:
+        resolve_folder("fashion-mnist")
+    except DataError:
+        return False
+    return True
+
+
+def holds_idx(data_dir: str | None) -> bool:
+    """True when ``data_dir`` holds the four IDX files."""
+    from jacstab.training.data import DataError, resolve_folder
+
+    if data_dir is None:
+        return False
+    try:
+        resolve_folder("idx", data_dir)
+    except DataError:
+        return False
+    return True
+
+
+def builtin_experiment(name: str, *, quick: bool = False, data_dir: str | None = None) -> Experiment:
+    """The built-in experiment ``name`` (see :data:`BUILTIN`) at quick or full size.
+
+    Args:
+        name: ``fig1`` .. ``fig4``, ``fig7-8``, ``fig9-iid``, ``fig9-eta``; quick: quick sizes;
+        data_dir: a folder holding MNIST's four IDX files (``fig9-iid`` trains on MNIST only when given).
+
+    Raises:
+        ValueError: unknown name (with the closest one); a training experiment when Fashion-MNIST is not installed
+            (names the Debian package).
+    """
     if name not in BUILTIN:
         raise ValueError(
             f"unknown built-in experiment {name!r}{closest(name, list(BUILTIN))}; available: {', '.join(BUILTIN)}"
         )
-    size = _SIZES["quick" if quick else "full"]
-    entry = BUILTIN[name]
-    doc = {
-        "name": f"{name}-{'quick' if quick else 'full'}",
-        "metrics": ["depth_curve"],
-        "seeds": size["seeds"],
-        "net": {"width": size["width"], "depth": size["depth"], **entry.get("net", {})},
-        "grid": entry["grid"],
-    }
-    return parse_experiment(doc, f"built-in {name}")
+    entry, tag = BUILTIN[name], "quick" if quick else "full"
+    doc: dict[str, Any] = {"name": f"{name}-{tag}", "grid": dict(entry["grid"])}
+    if "train" in entry:
+        size = _TRAIN_SIZES[tag]
+        train = {**entry["train"], **size["train"]}
+        if train["dataset"] == "mnist" and not holds_idx(data_dir):
+            train["dataset"] = "fashion-mnist"
+        if train["dataset"] == "fashion-mnist" and not fmnist_installed() and not holds_idx(data_dir):
+            from jacstab.training.data import HOW_TO_GET
+
+            raise ValueError(f"built-in {name} trains on Fashion-MNIST, which is not installed: "
+                             f"{HOW_TO_GET['fashion-mnist']}")
+        doc.update(metrics=["train"], seeds=size["seeds"], train=train,
+                   net={"width": size["width"], "in_dim": 784, **entry.get("net", {})})
+        doc["grid"]["depth"] = size["depths"]
+    else:
+        size = _SIZES[tag]
+        doc.update(metrics=["depth_curve"], seeds=size["seeds"],
+                   net={"width": size["width"], "depth": size["depth"], **entry.get("net", {})})
+        if fmnist_installed():
+            doc["input"], doc["net"]["in_dim"] = FMNIST_INPUT, 784
+    exp = parse_experiment(doc, f"built-in {name}")
+    return exp.with_data_dir(data_dir)

@@ -7,6 +7,7 @@
     seeds = 3                      # seed indices seed0 .. seed0 + seeds - 1
     seed0 = 0
     k = 16                         # optional: top-k for spectrum / lyapunov (default: all)
+    input = "gaussian"             # optional: or "dataset:fashion-mnist:0" (test image 0; in_dim = 784)
 
     [net]                          # fixed NetSpec fields
     width = 256
@@ -14,6 +15,14 @@
 
     [grid]                         # lists; the trials are their cartesian product x seeds
     sigma2 = [0.5, 2.0, 4.0]
+
+    [train]                        # parameters of the "train" metric (metrics = ["train"]), all optional
+    dataset = "fashion-mnist"      # fashion-mnist | mnist | idx (mnist/idx: sweep --data-dir DIR)
+    epochs = 5
+    lr = [0.1, 0.01, 0.001]        # one value, or a grid chosen per trial on the validation split
+    batch_size = 128
+    subset = 10000                 # training examples (default: all)
+    optimizer = "sgd"              # sgd | adam (momentum = 0.9 for SGD with momentum)
 
 Seeds: trial ``(spec, s)`` samples its network with seed ``s`` (a paired design: settings that differ only in,
 say, ``sigma2`` share their standard-normal draws, which removes sampling noise from comparisons). Results do not
@@ -40,7 +49,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_TRIALS = 1_000_000  # grid points x seeds: checked before anything is built
-TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "net", "grid")
+TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "input", "net", "grid", "train")
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(NetSpec))
 
 
@@ -52,10 +61,20 @@ class Experiment:
     specs: tuple[NetSpec, ...]
     seeds: tuple[int, ...]
     metrics: tuple[MetricCall, ...]
+    input: str = "default"
+    data_dir: str | None = None
+
+    def trial(self, spec: NetSpec, seed: int) -> Trial:
+        """The trial of one grid point and seed (with the experiment's input and data folder)."""
+        return Trial(spec, seed, self.metrics, self.input, self.data_dir)
 
     def trials(self) -> list[Trial]:
         """Every trial (spec x seed), in a fixed order."""
-        return [Trial(spec, seed, self.metrics) for spec in self.specs for seed in self.seeds]
+        return [self.trial(spec, seed) for spec in self.specs for seed in self.seeds]
+
+    def with_data_dir(self, data_dir: str | None) -> Experiment:
+        """The same experiment reading its datasets from ``data_dir`` (``None``: default folders)."""
+        return dataclasses.replace(self, data_dir=None if data_dir is None else str(data_dir))
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -90,7 +109,16 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
     for key, v, low in (("seeds", seeds, 1), ("seed0", seed0, 0)):
         if not is_int(v) or v < low:
             _fail(where, f"key {key!r} must be an integer >= {low}, got {v!r}")
-    calls = _metric_calls(where, metrics, k)
+    train = data.get("train", {})
+    if not isinstance(train, dict):
+        _fail(where, "[train] must be a table of the train metric's parameters")
+    calls = _metric_calls(where, metrics, k, train)
+    try:
+        from jacstab.lab.trials import canonical_input
+
+        input_ = canonical_input(data.get("input", "default"))
+    except ValueError as e:
+        _fail(where, f"key 'input': {e}")
     net, grid = data.get("net", {}), data.get("grid", {})
     for key, table in (("net", net), ("grid", grid)):
         if not isinstance(table, dict):
@@ -118,11 +146,12 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
             specs.append(NetSpec(**fields))
         except (TypeError, ValueError) as e:
             _fail(where, f"grid point {dict(zip(grid, point))}: {e}")
-    return Experiment(str(name), tuple(specs), tuple(range(seed0, seed0 + seeds)), calls)
+    return Experiment(str(name), tuple(specs), tuple(range(seed0, seed0 + seeds)), calls, input_)
 
 
-def _metric_calls(where: str, metrics: list, k: Any) -> tuple[MetricCall, ...]:
-    """One :class:`MetricCall` per metric; ``k`` goes to the metrics that read it and must be read by one."""
+def _metric_calls(where: str, metrics: list, k: Any, train: dict) -> tuple[MetricCall, ...]:
+    """One :class:`MetricCall` per metric; ``k`` goes to the metrics that read it and must be read by one; the
+    ``[train]`` table goes to the train metric."""
     if len(set(metrics)) != len(metrics):
         _fail(where, f"key 'metrics' lists a metric twice: {metrics}")
     if k is not None and (not is_int(k) or k < 1):
@@ -130,7 +159,18 @@ def _metric_calls(where: str, metrics: list, k: Any) -> tuple[MetricCall, ...]:
     readers = [m for m in metrics if "k" in get_metric(m).params]
     if k is not None and not readers:
         _fail(where, "key 'k' applies to spectrum and lyapunov, and neither is in 'metrics'")
-    return tuple(MetricCall.make(m, **({"k": k} if m in readers and k is not None else {})) for m in metrics)
+    if train and "train" not in metrics:
+        _fail(where, "[train] sets the train metric's parameters, and 'train' is not in 'metrics'")
+    calls = []
+    for m in metrics:
+        given = {"k": k} if m in readers and k is not None else {}
+        if m == "train":
+            given = {key: tuple(v) if isinstance(v, list) else v for key, v in train.items()}
+        try:
+            calls.append(MetricCall.make(m, **given))
+        except ValueError as e:
+            _fail(where, f"[{m}]: {e}" if m == "train" else str(e))
+    return tuple(calls)
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -14,24 +14,48 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jacstab._checks import check_int, closest
+from jacstab._checks import DATASETS, OPTIMIZERS, check_choice, check_int, check_real, closest
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a metric may read besides the network: the trial's input ``x`` (a float64 tensor, or ``None`` for the
+    default normalised Gaussian input) and the folder of the IDX files (``data_dir``; ``None``: the dataset's default
+    folder)."""
+
+    x: Any = None
+    data_dir: str | None = None
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A measurement of one sampled network: ``compute(net, params) -> list of floats``.
+    """A measurement of one sampled network: ``compute(net, params, context) -> list of floats``.
 
     Attributes:
         name: the key in experiment files and the store; version: computation version (see module docstring);
         params: ``{name: default}`` of the parameters it reads (all of them enter the trial id);
-        compute: the function; description: one line for ``jacstab experiments`` and the docs.
+        compute: the function; description: one line for ``jacstab experiments`` and the docs;
+        fields: for a metric storing one record per step, the names of a record's values (the stored list is the
+            records concatenated: value ``i`` is field ``i % len(fields)`` of record ``i // len(fields)``); ``None``
+            for a plain series (a depth curve, a spectrum).
+        dataset_param: the name of the parameter naming the dataset it reads (its bytes' fingerprint enters the
+            trial id), or ``None``.
     """
 
     name: str
     version: int
     params: Mapping[str, Any]
-    compute: Callable[[Any, Mapping[str, Any]], list[float]]
+    compute: Callable[[Any, Mapping[str, Any], Context], list[float]]
     description: str
+    fields: tuple[str, ...] | None = None
+    dataset_param: str | None = None
+
+    def records(self, values: list[float]) -> list[dict[str, float]]:
+        """The stored values as records ``{field: value}`` (``fields`` metrics only)."""
+        if self.fields is None:
+            raise ValueError(f"metric {self.name!r} stores a plain series, not records")
+        w = len(self.fields)
+        return [dict(zip(self.fields, values[i:i + w])) for i in range(0, len(values) - w + 1, w)]
 
     def resolve(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The full parameter dict (defaults filled in, each value validated)."""
@@ -44,31 +68,74 @@ class Metric:
         return out
 
 
-def _depth_curve(net, p):
+def _depth_curve(net, p, ctx):
     from jacstab.engine import depth_curve
 
-    return depth_curve(net).tolist()
+    return depth_curve(net, ctx.x).tolist()
 
 
-def _spectrum(net, p):
+def _spectrum(net, p, ctx):
     from jacstab.engine import singular_values
 
-    return singular_values(net, k=p["k"], log=True).tolist()
+    return singular_values(net, ctx.x, k=p["k"], log=True).tolist()
 
 
-def _lyapunov(net, p):
+def _lyapunov(net, p, ctx):
     from jacstab.engine import lyapunov_exponents
 
-    return lyapunov_exponents(net, k=p["k"]).tolist()
+    return lyapunov_exponents(net, ctx.x, k=p["k"]).tolist()
 
 
-def _certificate(net, p):
+def _certificate(net, p, ctx):
     from jacstab.certificate import certify
 
     return [item.value for item in certify(net).items]
 
 
-_CHECKS = {"k": lambda v: check_int("k", v, 1)}
+TRAIN_FIELDS = ("lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "log_norm", "diverged")
+
+
+def _train(net, p, ctx):
+    """Train ``sample(spec, seed)`` (``in_dim`` set to the data dimension; the hidden weights are those of the trial's
+    network) and return the chosen learning rate's epochs 0..E as records of ``TRAIN_FIELDS``."""
+    from jacstab.training import train
+
+    result = train(net.spec, p["dataset"], epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"], seed=net.seed,
+                   optimizer=p["optimizer"], momentum=p["momentum"], subset=p["subset"], data_dir=ctx.data_dir)
+    return [float(rec.as_row()[f]) for rec in result.history for f in TRAIN_FIELDS]
+
+
+def _lr_grid(v):
+    vals = [v] if isinstance(v, (int, float)) else list(v)
+    if not vals or len(set(vals)) != len(vals):
+        raise ValueError(f"lr must be a learning rate or a list of distinct ones, got {v!r}")
+    return tuple(check_real("lr", x, 0.0, 1e3, open_low=True) for x in vals)
+
+
+def _optional_int(name, low):
+    return lambda v: check_int(name, v, low)
+
+
+def _choice(name, choices):
+    def check(v):
+        check_choice(name, v, choices)
+        return v
+
+    return check
+
+
+_CHECKS = {
+    "k": lambda v: check_int("k", v, 1),
+    "dataset": _choice("dataset", DATASETS),
+    "epochs": _optional_int("epochs", 1),
+    "lr": _lr_grid,
+    "batch_size": _optional_int("batch_size", 1),
+    "subset": _optional_int("subset", 1),
+    "optimizer": _choice("optimizer", OPTIMIZERS),
+    "momentum": lambda v: check_real("momentum", v, 0.0, 0.999999),
+}
+TRAIN_DEFAULTS = {"dataset": "fashion-mnist", "epochs": 1, "lr": (0.01,), "batch_size": 128, "subset": None,
+                  "optimizer": "sgd", "momentum": 0.0}
 
 REGISTRY: dict[str, Metric] = {
     m.name: m
@@ -77,6 +144,8 @@ REGISTRY: dict[str, Metric] = {
         Metric("spectrum", 1, {"k": None}, _spectrum, "log singular values of J (top k; default all n)"),
         Metric("lyapunov", 1, {"k": None}, _lyapunov, "per-layer Lyapunov exponents (top k; default all n)"),
         Metric("certificate", 1, {}, _certificate, "values of Theorem 3.1's conditions for the realised weights"),
+        Metric("train", 1, TRAIN_DEFAULTS, _train, "train on a dataset (paper Section 6): per epoch, for the lr chosen "
+               "on validation, losses, accuracies and log ||J||", fields=TRAIN_FIELDS, dataset_param="dataset"),
     )
 }
 METRICS: tuple[str, ...] = tuple(REGISTRY)

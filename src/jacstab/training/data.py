@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jacstab._checks import check_int, closest
+from jacstab._checks import DATASETS, check_int, closest
 
-DATASETS = ("fashion-mnist", "mnist", "idx")
 DEFAULT_DIRS = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}
 HOW_TO_GET = {
     "fashion-mnist": "install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or "

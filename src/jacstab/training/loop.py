@@ -14,14 +14,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from jacstab._checks import check_choice, check_int, check_real
+from jacstab._checks import OPTIMIZERS, check_choice, check_int, check_real
 from jacstab.nets.network import Network
 from jacstab.nets.sampling import check_device, sample
 from jacstab.nets.streams import generator
 from jacstab.specs import NetSpec
 from jacstab.training.data import Dataset, load_dataset
 
-OPTIMIZERS = ("sgd", "adam")
 PAPER_LRS = (1e-1, 1e-2, 1e-3, 1e-4)  # the paper's grid (Section 6)
 STREAM_TRAIN = 20  # batch order; independent of every sampling stream
 EVAL_BATCH = 4096
