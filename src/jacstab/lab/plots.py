@@ -19,7 +19,6 @@ import numpy as np
 from jacstab.lab.analysis import Band, mean_band
 from jacstab.lab.experiment import Experiment
 from jacstab.lab.store import Store
-from jacstab.lab.trials import Trial
 from jacstab.specs import NetSpec
 from jacstab.theory import predict
 from jacstab.theory.predict import Prediction
@@ -53,7 +52,7 @@ def collect(exp: Experiment, store: Store) -> list[Curves]:
     """The stored depth curves of every setting of ``exp`` (settings with no finished seed are left out)."""
     out = []
     for spec in exp.specs:
-        trials = (Trial(spec, seed, exp.metrics) for seed in exp.seeds)
+        trials = (exp.trial(spec, seed) for seed in exp.seeds)
         rows = [vals for t in trials if (vals := store.values(t.id, "depth_curve"))]
         if rows:
             out.append(Curves(spec, np.array(rows, dtype=float)))

@@ -71,8 +71,12 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"report folder {str(out)!r} is a file, not a folder; give another --out")
-    collected = [(exp, paper, collect(exp, store)) for exp, paper in items]
-    if not any(curves for _, _, curves in collected):
+    from jacstab.lab.plots_train import collect_training
+    from jacstab.lab.report_train import training_section
+
+    trained = {exp.name: collect_training(exp, store) for exp, _ in items if "train" in exp.metric_names}
+    collected = [(exp, paper, collect(exp, store)) for exp, paper in items if exp.name not in trained]
+    if not any(curves for _, _, curves in collected) and not any(trained.values()):
         names = ", ".join(exp.name for exp, _ in items)
         raise ValueError(f"no stored depth curves for {names} in this store: nothing to report (an existing report "
                          "is left as it is); run the sweeps first, or pass --quick for quick-size results")
@@ -120,6 +124,21 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
             )
         if any(c.spec.prune == "magnitude" for c in curves):
             parts.append(_factor_table(curves[0].spec.width, sorted({c.spec.sparsity for c in curves})))
+    exps = {exp.name: (exp, paper) for exp, paper in items}
+    for name, trials in trained.items():
+        exp, paper = exps[name]
+        if name.startswith("fig9-eta") and name.replace("eta", "iid") in trained:
+            continue  # drawn as the right panel of fig9-iid's figure
+        partner_name = name.replace("iid", "eta") if name.startswith("fig9-iid") else None
+        partner = (exps[partner_name][0], trained[partner_name]) if partner_name in trained else None
+        parts += training_section(exp, paper, trials, out, partner)
+        if partner is not None:
+            parts.append(f"<h3>{html.escape(partner_name)}</h3><p><b>The paper reports:</b> "
+                         f"{html.escape(exps[partner_name][1])}</p>")
+            from jacstab.lab.report_train import table
+
+            if partner[1]:
+                parts.append(table(partner[1]))
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts))

@@ -1,0 +1,255 @@
+"""Figures and tables of the training experiments (paper Section 6, Figures 7-9), from the store.
+
+* Figs. 7-8: test accuracy and test loss of a randomly pruned MLP as heatmaps over depth x sparsity, one row per
+  scaling (top: no scaling, bottom: ``(1-s)^(-1/2)``), as in the paper.
+* Fig. 9: test error (%) vs depth, one curve per ``sigma_w^2`` (left, iid) or per ``eta`` (right, correlated), chance
+  level marked; with several seeds, the mean and a 95% t-interval.
+* Training curves: ``log ||J||`` (natural log, at test image 0) and test accuracy vs epoch for every setting, so
+  "stable at initialisation -> stable during training" (paper Section 7) can be checked.
+* A table putting each setting's initial ``log ||J||`` next to its final accuracy.
+
+matplotlib is imported only when a figure is drawn. Diverged runs (non-finite loss) are counted and shown at chance
+accuracy, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jacstab.lab.experiment import Experiment
+from jacstab.lab.metrics import get_metric
+from jacstab.lab.store import Store
+from jacstab.specs import NetSpec
+
+
+@dataclass(frozen=True)
+class Trained:
+    """One stored training trial: its spec, seed and per-epoch records (``TRAIN_FIELDS`` plus ``epoch``)."""
+
+    spec: NetSpec
+    seed: int
+    records: tuple[dict, ...]
+
+    @property
+    def final(self) -> dict:
+        return self.records[-1]
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.final["diverged"])
+
+
+def collect_training(exp: Experiment, store: Store) -> list[Trained]:
+    """Every finished training trial of ``exp`` in the store, in grid order."""
+    metric, out = get_metric("train"), []
+    for spec in exp.specs:
+        for seed in exp.seeds:
+            values = store.values(exp.trial(spec, seed).id, "train")
+            if values:
+                recs = [{**r, "epoch": i} for i, r in enumerate(metric.records(_nan(values)))]
+                out.append(Trained(spec, seed, tuple(recs)))
+    return out
+
+
+def _nan(values: list) -> list[float]:
+    """Stored NaNs come back from SQLite as NULL (None)."""
+    return [math.nan if v is None else float(v) for v in values]
+
+
+def mean_ci(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% t-interval (scipy.stats) of ``values``; a single value has no interval (nan, nan)."""
+    arr = np.asarray(values, dtype=float)
+    m = float(arr.mean())
+    if arr.size < 2:
+        return m, math.nan, math.nan
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
+    return m, m - half, m + half
+
+
+def _setting(spec: NetSpec, fields: list[str]) -> str:
+    return ", ".join(f"{f}={getattr(spec, f):g}" if isinstance(getattr(spec, f), float) else f"{f}={getattr(spec, f)}"
+                     for f in fields) or "network"
+
+
+def _varying(trials: list[Trained], exclude: tuple[str, ...] = ("depth",)) -> list[str]:
+    dicts = [t.spec.to_dict() for t in trials]
+    keys = [k for k in dicts[0] if k not in exclude] if dicts else []
+    return [k for k in keys if len({repr(d.get(k)) for d in dicts}) > 1]
+
+
+def table_rows(trials: list[Trained]) -> list[dict]:
+    """Per setting and depth: seeds, diverged count, mean initial and final ``log ||J||`` (natural log), final test
+    accuracy (mean and 95% t-interval over seeds) and the learning rate used."""
+    fields, groups = _varying(trials), {}
+    for t in trials:
+        groups.setdefault((_setting(t.spec, fields), t.spec.depth), []).append(t)
+    rows = []
+    for (setting, depth), ts in groups.items():
+        acc, lo, hi = mean_ci([t.final["test_accuracy"] for t in ts])
+        init = [t.records[0]["log_norm"] for t in ts]
+        final = [t.final["log_norm"] for t in ts if not t.diverged]
+        rows.append({
+            "setting": setting, "depth": depth, "seeds": len(ts), "diverged": sum(t.diverged for t in ts),
+            "lr": ts[0].final["lr"], "initial log||J|| (ln)": float(np.mean(init)),
+            "final log||J|| (ln)": float(np.mean(final)) if final else "diverged",
+            "test accuracy": acc, "95% CI": "1 seed" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]",
+        })
+    return rows
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fig7_8(trials: list[Trained], title: str, path: Path, dpi: int = 150) -> Path:
+    """Heatmaps depth x sparsity of the final test accuracy (left) and test loss (right); rows: scaling none / random
+    (the paper's Figs. 7 and 8, top: no scaling, bottom: scaled). Diverged cells show their count."""
+    plt = _pyplot()
+    scalings = sorted({t.spec.scaling for t in trials}, key=lambda s: s != "none")
+    depths = sorted({t.spec.depth for t in trials})
+    sparsities = sorted({t.spec.sparsity for t in trials})
+    fig, axes = plt.subplots(len(scalings), 2, figsize=(9, 3.4 * len(scalings)), dpi=dpi, squeeze=False)
+    for row, scaling in enumerate(scalings):
+        for col, (key, cmap, name) in enumerate((("test_accuracy", "viridis", "test accuracy"),
+                                                 ("test_loss", "magma_r", "test loss"))):
+            grid = np.full((len(depths), len(sparsities)), np.nan)
+            for i, d in enumerate(depths):
+                for j, s in enumerate(sparsities):
+                    vals = [t.final[key] for t in trials if (t.spec.depth, t.spec.sparsity, t.spec.scaling) ==
+                            (d, s, scaling) and math.isfinite(t.final[key])]
+                    if vals:
+                        grid[i, j] = np.mean(vals)
+            ax = axes[row, col]
+            im = ax.imshow(grid, cmap=cmap, aspect="auto", origin="lower",
+                           vmin=0 if key == "test_accuracy" else None, vmax=1 if key == "test_accuracy" else None)
+            for i in range(len(depths)):
+                for j in range(len(sparsities)):
+                    text = "div." if math.isnan(grid[i, j]) else f"{grid[i, j]:.2f}"
+                    dark = im.norm(grid[i, j]) < 0.5 if key == "test_accuracy" else im.norm(grid[i, j]) > 0.5
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                            color="white" if not math.isnan(grid[i, j]) and dark else "black")
+            ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
+            ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+            ax.set_xlabel("sparsity s (fraction of weights removed)")
+            ax.set_ylabel("depth L")
+            scaled = "no scaling" if scaling == "none" else r"scaling $(1-s)^{-1/2}$"
+            ax.set_title(f"{name}, {scaled}", fontsize=9)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"{title}: randomly pruned MLP, width n = {trials[0].spec.width}, {_seeds(trials)} "
+                 "('div.': diverged)", fontsize=9)
+    return _save(fig, path, plt)
+
+
+def plot_error_vs_depth(panels: list[tuple[str, list[Trained], str]], title: str, path: Path,
+                        dpi: int = 150) -> Path:
+    """Test error (%) vs depth, one curve per value of a field (paper Fig. 9); ``panels`` = (panel title, trials,
+    field). Chance level (90% for 10 classes) dashed; with several seeds the 95% t-interval as a band."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=dpi, squeeze=False)
+    for ax, (name, trials, field) in zip(axes[0], panels):
+        values = sorted({getattr(t.spec, field) for t in trials})
+        cmap = plt.get_cmap("viridis")
+        for k, v in enumerate(values):
+            depths = sorted({t.spec.depth for t in trials if getattr(t.spec, field) == v})
+            stats_ = [mean_ci([100 * (1 - t.final["test_accuracy"]) for t in trials
+                               if getattr(t.spec, field) == v and t.spec.depth == d]) for d in depths]
+            color = cmap(k / max(1, len(values) - 1) * 0.9)
+            lab = _value_label(field, v)
+            ax.plot(depths, [s[0] for s in stats_], "o-", color=color, label=lab)
+            lo, hi = [s[1] for s in stats_], [s[2] for s in stats_]
+            if not any(math.isnan(x) for x in lo):
+                ax.fill_between(depths, lo, hi, color=color, alpha=0.2, linewidth=0)
+        classes = trials[0].spec.out_dim
+        ax.axhline(100 * (1 - 1 / classes), color="grey", linestyle="--", linewidth=1, label="chance")
+        ax.set_xlabel("depth L")
+        ax.set_ylabel("test error (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"{title}: width n = {panels[0][1][0].spec.width}, {_seeds(panels[0][1])}", fontsize=9)
+    return _save(fig, path, plt)
+
+
+def plot_training_curves(trials: list[Trained], title: str, path: Path, dpi: int = 150) -> Path:
+    """``log ||J||`` (natural log, test image 0) and test accuracy vs epoch, one line per setting and depth (seed
+    means); colour = setting, line style = depth."""
+    plt = _pyplot()
+    fields = _varying(trials)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4), dpi=dpi)
+    settings = sorted({_setting(t.spec, fields) for t in trials})
+    depths = sorted({t.spec.depth for t in trials})
+    styles = ["-", "--", ":", "-."]
+    cmap = plt.get_cmap("viridis")
+    diverged_any = False
+    for i, setting in enumerate(settings):
+        color = cmap(i / max(1, len(settings) - 1) * 0.9)
+        for j, d in enumerate(depths):
+            ts = [t for t in trials if _setting(t.spec, fields) == setting and t.spec.depth == d]
+            if not ts:
+                continue
+            epochs = [r["epoch"] for r in ts[0].records]
+            lj = np.array([[r["log_norm"] for r in t.records] for t in ts], dtype=float)
+            alive = np.isfinite(lj).any(axis=0)
+            lj = np.where(alive, np.nansum(np.nan_to_num(lj, nan=0.0) * np.isfinite(lj), axis=0)
+                          / np.maximum(np.isfinite(lj).sum(axis=0), 1), np.nan)  # mean over finite seeds
+            acc = np.mean([[r["test_accuracy"] for r in t.records] for t in ts], axis=0)
+            a1.plot(epochs, lj, styles[j % len(styles)], color=color, marker=".")
+            a2.plot(epochs, acc, styles[j % len(styles)], color=color, marker=".")
+            if not alive.all():  # a divergence: mark the last finite value
+                last = int(np.flatnonzero(alive)[-1]) if alive.any() else 0
+                a1.plot(epochs[last], lj[last] if alive.any() else 0.0, "x", color=color, markersize=9)
+                diverged_any = True
+    for i, setting in enumerate(settings):
+        a2.plot([], [], color=cmap(i / max(1, len(settings) - 1) * 0.9), label=_pretty(setting))
+    for j, d in enumerate(depths):
+        a2.plot([], [], styles[j % len(styles)], color="black", label=f"depth {d}")
+    if diverged_any:
+        a2.plot([], [], "x", color="black", label="diverged after (left)")
+    a1.set_ylabel(r"$\ln \|J\|_2$ at test image 0 (natural log)")
+    a2.set_ylabel("test accuracy")
+    for ax in (a1, a2):
+        ax.set_xlabel("epoch (0 = initialisation)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"{title}: the Jacobian through training, seed means (after a divergence the norm is undefined: "
+                 "x marks the last finite value)", fontsize=9)
+    return _save(fig, path, plt)
+
+
+def _pretty(setting: str) -> str:
+    """``sigma2=2, eta=0.125`` in mathtext."""
+    return setting.replace("sigma2=", r"$\sigma_w^2$=").replace("eta=", r"$\eta$=")
+
+
+def _value_label(field: str, v) -> str:
+    if field == "sigma2":
+        return rf"$\sigma_w^2 = {v:g}$"
+    if field == "eta" and v > 0:
+        return rf"$\eta = 2^{{{math.log2(v):g}}}$"
+    return rf"$\{field} = {v:g}$" if field == "eta" else f"{field} = {v}"
+
+
+def _seeds(trials: list[Trained]) -> str:
+    k = len({t.seed for t in trials})
+    return f"{k} seed{'s' if k > 1 else ''} per setting"
+
+
+def _save(fig, path: Path, plt) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
