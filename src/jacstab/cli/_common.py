@@ -131,6 +131,25 @@ def input_note(spec: Any) -> None:
     )
 
 
+def input_of(o: dict[str, Any], spec: Any, dtype: Any, dev: Any) -> Any:
+    """The input tensor of ``--input`` (None: the default Gaussian input), with a note on stderr saying which."""
+    text = o.get("input_", "gaussian")
+    from jacstab.lab.trials import parse_input
+
+    kind, name, index = parse_input(text)
+    if kind == "default":
+        input_note(spec)
+        return None
+    from jacstab.training.data import dataset_input, load_dataset
+
+    x = dataset_input(name, index, o.get("data_dir"))
+    if x.numel() != spec.input_dim:
+        raise ValueError(f"--input {text}: the image has d = {x.numel()} pixels but the network's input dimension is "
+                         f"{spec.input_dim}; give --in-dim {x.numel()}")
+    note(f"note: input x = test image {index} of {load_dataset(name, o.get('data_dir')).describe()}")
+    return x.to(dtype=dtype, device=dev)
+
+
 def check_k(k: int | None, width: int) -> None:
     if k is not None and not 1 <= k <= width:
         raise ValueError(f"--k must be an integer in [1, {width}] (the width), got {k}")
@@ -155,7 +174,7 @@ def run_seeds(o: dict[str, Any], columns: list[str], rows_for_seed: RowsForSeed,
     configure_threads(spec.width)
     sample = api("sample")
     first = sample(spec, seeds[0], dtype=dtype, device=dev)  # sampling errors surface before any output
-    input_note(spec)
+    o["x"] = input_of(o, spec, dtype, dev)
     with rows_out(columns, o["fmt"]) as out, progress(o["progress"], len(seeds) * work, what) as advance:
         for seed in seeds:
             net = first if seed == seeds[0] else sample(spec, seed, dtype=dtype, device=dev)

@@ -43,18 +43,18 @@ def experiments(fmt: str) -> None:
     write_all(["name", "trials_quick", "trials_full", "description"], fmt, rows)
 
 
-def _experiment(name_or_file: str, quick: bool):
+def _experiment(name_or_file: str, quick: bool, data_dir: str | None = None):
     from jacstab.lab.builtin import BUILTIN, builtin_experiment
     from jacstab.lab.experiment import load_experiment
 
     if name_or_file in BUILTIN and not Path(name_or_file).exists():
-        return builtin_experiment(name_or_file, quick=quick)
+        return builtin_experiment(name_or_file, quick=quick, data_dir=data_dir)
     if not Path(name_or_file).is_file():
         raise ValueError(
             f"{name_or_file}: neither an experiment file nor a built-in experiment"
             f"{closest(name_or_file, list(BUILTIN))} (built-ins: {', '.join(BUILTIN)})"
         )
-    return load_experiment(name_or_file)
+    return load_experiment(name_or_file).with_data_dir(data_dir)
 
 
 def _check_run(executor: str, workers: int | None, address: str | None) -> None:
@@ -85,10 +85,13 @@ def _check_out(out_dir: str) -> None:
 @click.command(cls=Command, example=["jacstab sweep fig2 --quick --store demo.sqlite"])
 @click.argument("experiment_file")
 @option("--quick", group="Sweep", is_flag=True, help="Built-in experiments: the quick size (minutes on 2 cores).")
+@option("--data-dir", group="Sweep", default=None,
+        help="Folder of the IDX files for datasets mnist and idx (fashion-mnist: its Debian folder).")
 @store_option
 @run_options
 @format_option(progress=True)
-def sweep(experiment_file, quick, store_path, executor, workers, address, retry_errors, fmt, progress) -> None:
+def sweep(experiment_file, quick, data_dir, store_path, executor, workers, address, retry_errors, fmt,
+          progress) -> None:
     """Run a TOML experiment file, or a built-in one (fig1..fig4, see `jacstab experiments`), into the store.
 
     Finished trials are skipped, so rerunning resumes; trials stored with an error are retried (unless
@@ -101,7 +104,7 @@ def sweep(experiment_file, quick, store_path, executor, workers, address, retry_
     from jacstab.lab.runner import run_experiment
 
     _check_run(executor, workers, address)
-    exp = _experiment(experiment_file, quick)
+    exp = _experiment(experiment_file, quick, data_dir)
     _check_sizes(exp, address)
     with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
         summary = run_experiment(

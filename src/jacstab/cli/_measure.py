@@ -6,11 +6,12 @@ import click
 
 from jacstab._checks import METHODS
 from jacstab.cli._common import api, exp_or_inf, note, run_seeds
-from jacstab.cli._options import Choice, Command, format_option, network_options, option
+from jacstab.cli._options import Choice, Command, format_option, input_options, network_options, option
 
 
 @click.command(cls=Command, example=["jacstab measure -n 64 -L 20 --seeds 3 --format csv"])
 @network_options
+@input_options
 @option(
     "--independent",
     group="Measure",
@@ -26,7 +27,7 @@ def measure(independent: bool, **o) -> None:
     depth_curve = api("depth_curve")
 
     def rows(net, advance):
-        curve = depth_curve(net, independent=independent, callback=lambda d: advance(1))
+        curve = depth_curve(net, o["x"], independent=independent, callback=lambda d: advance(1))
         return ({"depth": d, "log_norm": float(v)} for d, v in enumerate(curve.tolist(), 1))
 
     run_seeds(o, ["seed", "depth", "log_norm"], rows, o["depth"], "measure")
@@ -34,6 +35,7 @@ def measure(independent: bool, **o) -> None:
 
 @click.command(cls=Command, example=["jacstab spectrum -n 128 -L 10 --k 5"])
 @network_options
+@input_options
 @option("--k", "k", group="Spectrum", type=int, default=None, help="Top-k singular values (default: all n).")
 @option(
     "--method",
@@ -54,7 +56,9 @@ def spectrum(method: str, **o) -> None:
     singular_values, said = api("singular_values"), set()
 
     def rows(net, advance):
-        logs, info = singular_values(net, k=o["k"], depth=o["at_depth"], method=method, log=True, return_info=True)
+        logs, info = singular_values(
+            net, o["x"], k=o["k"], depth=o["at_depth"], method=method, log=True, return_info=True
+        )
         advance(1)
         line = f"method: {info.method} ({info.reason})"
         if info.fallback:
@@ -72,6 +76,7 @@ def spectrum(method: str, **o) -> None:
 
 @click.command(cls=Command, example=["jacstab lyapunov -n 64 -L 100 --k 3"])
 @network_options
+@input_options
 @option("--k", "k", group="Lyapunov", type=int, default=None, help="Top-k exponents (default: all n).")
 @format_option(progress=True)
 def lyapunov(**o) -> None:
@@ -79,7 +84,7 @@ def lyapunov(**o) -> None:
     lyapunov_exponents = api("lyapunov_exponents")
 
     def rows(net, advance):
-        lam = lyapunov_exponents(net, k=o["k"])
+        lam = lyapunov_exponents(net, o["x"], k=o["k"])
         advance(1)
         return ({"index": i, "exponent": v} for i, v in enumerate(lam.tolist(), 1))
 

@@ -24,7 +24,7 @@ from jacstab._checks import (
 )
 
 # Sections of ``--help`` in this order; a command's own section goes before "Output".
-SECTIONS = ("Network", "Pruning", "Correlation", "Seeds", "Run", "Store")
+SECTIONS = ("Network", "Pruning", "Correlation", "Seeds", "Input", "Training", "Run", "Store")
 LAST = "Output"
 DEFAULT_STORE = "jacstab-results.sqlite"  # jacstab.lab.store.DEFAULT_PATH, without importing the lab
 
@@ -204,6 +204,17 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
         option("--rho", group=corr, type=float, default=0.0, show_default=True, help="Target correlation."),
         option("--seeds", group=seeds, type=int, default=1, show_default=True, help="Number of seeds K."),
         option("--seed0", group=seeds, type=int, default=0, show_default=True, help="Seeds are S0..S0+K-1."),
+    ]
+    return _stack(opts)(f)
+
+
+def input_options(f: Callable) -> Callable:
+    """``--input`` and ``--data-dir``: where ``J`` is measured (measure, spectrum, lyapunov)."""
+    opts = [
+        option("--input", "input_", group="Input", default="gaussian", show_default=True,
+               help="gaussian (fixed normalised Gaussian x, ||x||^2 = d) or dataset:NAME[:INDEX] (test image INDEX "
+               "of fashion-mnist, mnist or idx; needs --in-dim 784 for the MNISTs)."),
+        option("--data-dir", group="Input", default=None, help="Folder with the dataset's four IDX files."),
     ]
     return _stack(opts)(f)
 

@@ -98,7 +98,8 @@ def table_rows(trials: list[Trained]) -> list[dict]:
             "setting": setting, "depth": depth, "seeds": len(ts), "diverged": sum(t.diverged for t in ts),
             "lr": ts[0].final["lr"], "initial log||J|| (ln)": float(np.mean(init)),
             "final log||J|| (ln)": float(np.mean(final)) if final else "diverged",
-            "test accuracy": acc, "95% CI": "1 seed" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]",
+            "test accuracy": acc,
+            "95% CI": "1 seed" if math.isnan(lo) else f"[{max(lo, 0.0):.3f}, {min(hi, 1.0):.3f}]",
         })
     return rows
 
@@ -154,18 +155,20 @@ def plot_fig7_8(trials: list[Trained], title: str, path: Path, dpi: int = 150) -
 def plot_error_vs_depth(panels: list[tuple[str, list[Trained], str]], title: str, path: Path,
                         dpi: int = 150) -> Path:
     """Test error (%) vs depth, one curve per value of a field (paper Fig. 9); ``panels`` = (panel title, trials,
-    field). Chance level (90% for 10 classes) dashed; with several seeds the 95% t-interval as a band."""
+    field or None for one curve). Chance level (90% for 10 classes) dashed; with several seeds the 95% t-interval as
+    a band."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=dpi, squeeze=False)
     for ax, (name, trials, field) in zip(axes[0], panels):
-        values = sorted({getattr(t.spec, field) for t in trials})
+        get = (lambda spec: None) if field is None else (lambda spec, f=field: getattr(spec, f))
+        values = sorted({get(t.spec) for t in trials}, key=lambda v: (v is None, v))
         cmap = plt.get_cmap("viridis")
         for k, v in enumerate(values):
-            depths = sorted({t.spec.depth for t in trials if getattr(t.spec, field) == v})
+            depths = sorted({t.spec.depth for t in trials if get(t.spec) == v})
             stats_ = [mean_ci([100 * (1 - t.final["test_accuracy"]) for t in trials
-                               if getattr(t.spec, field) == v and t.spec.depth == d]) for d in depths]
+                               if get(t.spec) == v and t.spec.depth == d]) for d in depths]
             color = cmap(k / max(1, len(values) - 1) * 0.9)
-            lab = _value_label(field, v)
+            lab = "measured" if field is None else _value_label(field, v)
             ax.plot(depths, [s[0] for s in stats_], "o-", color=color, label=lab)
             lo, hi = [s[1] for s in stats_], [s[2] for s in stats_]
             if not any(math.isnan(x) for x in lo):

@@ -39,8 +39,8 @@ def table(trials: list[Trained]) -> str:
 
 
 def _panel_title(exp: Experiment, fields: list[str]) -> str:
-    kind = {"sigma2": "iid weights", "eta": r"correlated weights $W_{ind} + \eta w$"}.get(fields[0] if fields else "",
-                                                                                        ", ".join(fields))
+    kinds = {"sigma2": "iid weights", "eta": r"correlated weights $W_{ind} + \eta w$", "": "test error"}
+    kind = kinds.get(fields[0] if fields else "", ", ".join(fields))
     return f"{exp.name}: {kind}, {dict(exp.metrics[0].params)['dataset']}"
 
 
@@ -59,13 +59,13 @@ def training_section(exp: Experiment, paper: str, trials: list[Trained], out: Pa
                  f"{'all' if ds['subset'] is None else ds['subset']} training examples, batch {ds['batch_size']}, "
                  f"{ds['optimizer']}, lr grid {', '.join(f'{v:g}' for v in ds['lr'])} chosen on validation).</p>")
     fields = _varying(trials)
-    if name.startswith("fig7-8") and {"sparsity", "scaling"} <= set(fields) | {"scaling"}:
+    if name.startswith("fig7-8") and "sparsity" in fields:
         parts.append(_img(plot_fig7_8(trials, name, out / f"{name}.png"), name))
-    elif partner is not None or fields:
-        panels = [(_panel_title(exp, fields), trials, fields[0] if fields else "depth")]
+    else:
+        panels = [(_panel_title(exp, fields), trials, fields[0] if fields else None)]
         if partner is not None and partner[1]:
             pf = _varying(partner[1])
-            panels.append((_panel_title(partner[0], pf), partner[1], pf[0] if pf else "depth"))
+            panels.append((_panel_title(partner[0], pf), partner[1], pf[0] if pf else None))
         parts.append(_img(plot_error_vs_depth(panels, name, out / f"{name}.png"), name))
     parts.append(_img(plot_training_curves(trials, name, out / f"{name}-curves.png"), f"{name} curves"))
     parts.append(f"<p><b>The paper reports:</b> {html.escape(paper)}</p>")
