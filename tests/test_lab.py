@@ -148,21 +148,25 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path):
 
 
 def test_builtin_experiments(tmp_path, capsys):
-    from jacstab.lab.builtin import BUILTIN, builtin_experiment
+    from jacstab.lab.builtin import BUILTIN, TRAINING, builtin_experiment, fmnist_installed
 
-    for name in BUILTIN:
+    for name in set(BUILTIN) - set(TRAINING):  # the training built-ins: tests/test_lab_train.py
         full, quick = builtin_experiment(name), builtin_experiment(name, quick=True)
+        # the paper's input is an MNIST image: Fashion-MNIST's test image 0 when installed, else the Gaussian input
+        assert full.input == ("dataset:fashion-mnist:0" if fmnist_installed() else "default")
+        assert full.specs[0].input_dim == (784 if fmnist_installed() else 256)
         assert full.specs[0].width == 256 and full.specs[0].depth == 100 and len(full.seeds) == 3
         assert len(quick.trials()) < len(full.trials())
     assert {s.scaling for s in builtin_experiment("fig3").specs} >= {"none", "random", "paper-magnitude"}
     assert min(s.eta for s in builtin_experiment("fig4").specs if s.eta > 0) == 2.0**-8
     with pytest.raises(SystemExit) as e:
-        main(["sweep", "fig5", "--store", str(tmp_path / "x.sqlite")])
+        main(["sweep", "figg1", "--store", str(tmp_path / "x.sqlite")])
     assert e.value.code == 2 and "did you mean 'fig" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["experiments", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["fig1", "fig2", "fig3", "fig4"] and rows[0]["trials_full"] == 9
+    assert [r["name"] for r in rows][:4] == ["fig1", "fig2", "fig3", "fig4"] and rows[0]["trials_full"] == 9
+    assert {"fig7-8", "fig9-iid", "fig9-eta"} <= {r["name"] for r in rows}
 
 
 def test_figures_and_report(tmp_path):

@@ -37,8 +37,8 @@ def test_trial_id_hashes_exactly_what_the_computation_reads(monkeypatch):
         Trial(NetSpec(8, 4), 0, both).id,
     }
     assert base not in others and len(others) == 4
-    with pytest.raises(ValueError, match="input must be one of default"):
-        Trial(spec, 0, both, input="mnist")  # not computed yet: refused rather than stored under a wrong id
+    with pytest.raises(ValueError, match="input must be gaussian"):
+        Trial(spec, 0, both, input="mnist")  # not an input spelling: refused rather than stored under a wrong id
     # a parameter at its default is left out of the identity, so adding parameters later keeps old ids
     assert Trial(spec, 0, (MetricCall.make("spectrum"),)).identity()["metrics"][0]["params"] == {}
     # the package version is not part of the id; a metric's computation version is
