@@ -20,6 +20,7 @@ Correlation = Literal["none", "row", "col", "ar1"]
 Method = Literal["auto", "dense", "lanczos", "jacrev", "jvp"]
 Executor = Literal["serial", "process", "dask"]
 Format = Literal["table", "csv", "json"]
+FigFormat = Literal["png", "pdf", "svg"]
 
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 INITS: tuple[str, ...] = get_args(Init)
@@ -30,6 +31,7 @@ CORRELATIONS: tuple[str, ...] = get_args(Correlation)
 METHODS: tuple[str, ...] = get_args(Method)
 EXECUTORS: tuple[str, ...] = get_args(Executor)
 FORMATS: tuple[str, ...] = get_args(Format)
+FIG_FORMATS: tuple[str, ...] = get_args(FigFormat)
 DTYPE_NAMES: tuple[str, ...] = ("float64", "float32")
 
 

@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     debug = _debug_requested(args)
     raise_on_sigterm()
     try:
-        code = cli.main(args=args, prog_name="jacstab", standalone_mode=False)  # `| head`: click exits 1 quietly
+        # `| head`: click exits 1 quietly; obj carries the command line (the report's provenance)
+        code = cli.main(args=args, prog_name="jacstab", standalone_mode=False, obj={"argv": args})
     except (KeyboardInterrupt, click.Abort) as e:  # click wraps KeyboardInterrupt (and Terminated) in Abort
         if isinstance(e, Terminated) or isinstance(e.__cause__, Terminated):
             click.echo("jacstab: terminated (SIGTERM); printed rows and stored trials are kept", err=True)

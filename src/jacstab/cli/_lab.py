@@ -152,29 +152,62 @@ def results(store_path, parquet, fmt) -> None:
     write_all(cols, fmt, ({c: row.get(c) for c in cols} for row in rows))
 
 
-def _report(store_path: str, out_dir: str, quick: bool):
+def _report(store_path: str, out_dir: str, names, quick: bool, figs: tuple, sweep_s: float | None = None):
+    """Select the experiments, then write the report (figures with ``figs`` = (format, dpi, theory))."""
+    import shlex
+
     from jacstab import __version__
     from jacstab.lab import Store
-    from jacstab.lab.builtin import BUILTIN, builtin_experiment
-    from jacstab.lab.report import write_report
+    from jacstab.lab.catalog import select
+    from jacstab.lab.figures import FigureOptions
+    from jacstab.lab.report import Provenance, write_report
 
-    items = [(builtin_experiment(name, quick=quick), entry["paper"]) for name, entry in BUILTIN.items()]
+    options = FigureOptions(*figs)
+    argv = (click.get_current_context().find_root().obj or {}).get("argv", [])
     with Store(store_path, readonly=True) as store:
-        return write_report(items, store, out_dir, __version__)
+        exps = select(store, list(names), quick=quick)
+        prov = Provenance(shlex.join(["jacstab", *argv]), str(Path(store_path).resolve()), __version__, sweep_s)
+        return write_report(exps, store, out_dir, prov, options)
 
 
-@click.command(cls=Command, example=["jacstab report --quick --store demo.sqlite --out demo-report"])
+def figure_options(f):
+    """``--fig-format``, ``--dpi``, ``--no-theory``: the Figures section of report and reproduce."""
+    from jacstab._checks import FIG_FORMATS
+
+    opts = [
+        option("--fig-format", "fig_format", group="Figures", type=click.Choice(FIG_FORMATS), default="png",
+               show_default=True, help="Figure files (the HTML report embeds a PNG of each as well)."),
+        option("--dpi", group="Figures", type=click.IntRange(50, 1200), default=200, show_default=True,
+               help="Resolution of PNG figures (and of raster parts of PDF/SVG)."),
+        option("--no-theory", "no_theory", group="Figures", is_flag=True,
+               help="Leave out the theory overlays in figures (tables keep the theory column)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@click.command(cls=Command, example=["jacstab report --store demo.sqlite --out demo-report",
+                                     "jacstab report fig2 my-sweep --store demo.sqlite --fig-format svg"])
+@click.argument("experiments", nargs=-1)
 @store_option
 @option("--out", "out_dir", group="Report", default="jacstab-report", show_default=True, help="Output folder.")
-@option("--quick", group="Report", is_flag=True, help="Report the quick-size built-in experiments.")
+@option("--quick", group="Report", is_flag=True,
+        help="Built-in short names (fig1) mean the quick size; with no EXPERIMENT: the quick built-ins only.")
+@figure_options
 @format_option()
-def report(store_path, out_dir, quick, fmt) -> None:
-    """Write figures (PNG) and a self-contained HTML report of the built-in Figures 1-4 from the store.
+def report(experiments, store_path, out_dir, quick, fig_format, dpi, no_theory, fmt) -> None:
+    """Write figures and a self-contained HTML report of EXPERIMENT... (default: every experiment in the store).
 
-    Experiments not in the store are left out. Row {report}: the path of the HTML file.
+    An EXPERIMENT is a name as stored by `jacstab sweep` (a TOML file's `name`, or fig1-quick/fig1-full for the
+    built-ins; fig1 alone means the size that is stored). Every stored metric is drawn: depth curves (the
+    paper's panels for fig1..fig4), spectra, Lyapunov exponents, certificate tables. Files: report.html and
+    <experiment>[-<metric>].<fig-format> in --out. Row {report}: the path of the HTML file.
     """
     _need_store(store_path, "`jacstab reproduce` or `jacstab sweep`")
-    write_all(["report"], fmt, [{"report": str(_report(store_path, out_dir, quick))}])
+    _check_out(out_dir)
+    path = _report(store_path, out_dir, experiments, quick, (fig_format, dpi, not no_theory))
+    write_all(["report"], fmt, [{"report": str(path)}])
 
 
 @click.command(cls=Command, example=["jacstab reproduce --quick --store demo.sqlite --out demo-report"])
@@ -182,17 +215,22 @@ def report(store_path, out_dir, quick, fmt) -> None:
 @option("--out", "out_dir", group="Reproduce", default="jacstab-report", show_default=True, help="Output folder.")
 @store_option
 @run_options
+@figure_options
 @format_option(progress=True)
-def reproduce(quick, out_dir, store_path, executor, workers, address, retry_errors, fmt, progress) -> None:
+def reproduce(quick, out_dir, store_path, executor, workers, address, retry_errors, fig_format, dpi, no_theory, fmt,
+              progress) -> None:
     """Run the paper's Figures 1-4 (resumable), store them, plot them and write the HTML report.
 
     Rows {experiment, trials, skipped, done, errors, retried} as each figure finishes, then the report path on
     stderr. Exit code 1 when trials failed.
     """
+    import time
+
     from jacstab.lab import Store
     from jacstab.lab.builtin import BUILTIN, builtin_experiment
     from jacstab.lab.runner import run_experiment
 
+    t0 = time.perf_counter()
     _check_run(executor, workers, address)
     _check_out(out_dir)
     exps = [builtin_experiment(name, quick=quick) for name in BUILTIN]
@@ -210,7 +248,9 @@ def reproduce(quick, out_dir, store_path, executor, workers, address, retry_erro
             advance(summary.skipped)
             out.write(vars(summary))
             summaries.append(summary)
-    note(f"report: {_report(store_path, out_dir, quick)}")
+    names, sweep_s = [e.name for e in exps], time.perf_counter() - t0
+    note(f"report: {_report(store_path, out_dir, names, quick, (fig_format, dpi, not no_theory), sweep_s)}")
+    note(f"wall time: {time.perf_counter() - t0:.1f} s")
     _finish(summaries)
 
 
