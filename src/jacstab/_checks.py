@@ -19,7 +19,7 @@ Scope = Literal["layer", "global"]
 Correlation = Literal["none", "row", "col", "ar1"]
 Method = Literal["auto", "dense", "lanczos", "jacrev", "jvp"]
 Executor = Literal["serial", "process", "dask"]
-Format = Literal["table", "csv", "json"]
+Format = Literal["table", "csv", "json", "jsonl"]
 FigFormat = Literal["png", "pdf", "svg"]
 
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)

@@ -123,9 +123,13 @@ def _need_store(store_path: str, how: str) -> None:
 @option("--parquet", group="Store", default=None, help="Also write the rows to this Parquet file (needs pyarrow).")
 @format_option()
 def results(store_path, parquet, fmt) -> None:
-    """Export the store: one row per value {trial_id, seed, status, error, metric, idx, value, spec fields}.
+    """Export the store: one row per value {experiment, trial_id, spec_hash, seed, status, error, metric, index,
+    value, spec fields}.
 
-    From Python: jacstab.lab.Store(path).dataframe() gives the same rows as a pandas DataFrame.
+    index is 1-based: the depth d for depth_curve (value = log ||J^(d)||, natural log), the rank for spectrum
+    and lyapunov. experiment names the experiments holding the trial (comma-separated). CSV and JSON carry full
+    float precision; --format jsonl writes JSON Lines. From Python: jacstab.lab.Store(path).dataframe() (these
+    rows) and .curves() (tidy depth curves: groupby spec fields + depth works).
     """
     import dataclasses
 
@@ -133,12 +137,14 @@ def results(store_path, parquet, fmt) -> None:
 
     _need_store(store_path, "`jacstab sweep FILE --store PATH`")
     cols = [
+        "experiment",
         "trial_id",
+        "spec_hash",
         "seed",
         "status",
         "error",
         "metric",
-        "idx",
+        "index",
         "value",
         *(f.name for f in dataclasses.fields(api("NetSpec"))),
     ]

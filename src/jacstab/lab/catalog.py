@@ -45,17 +45,17 @@ def register(store: Store, exp: Experiment) -> None:
 
 def stored_experiments(store: Store) -> dict[str, Experiment]:
     """``{name: Experiment}`` of every experiment ``store`` holds: the registered ones (latest definition of
-    each name, oldest first), then unregistered built-ins (quick and full size) with at least one stored trial."""
+    each name, oldest first), then unregistered built-ins (quick and full size) with a stored trial that no other
+    built-in shares (fig4's eta = 0 is fig1's sigma2 = 2)."""
     out = {name: experiment_from_json(text) for name, text in store.experiment_definitions().items()}
-    stored = None
-    for base in BUILTIN:
-        for quick in (True, False):
-            exp = builtin_experiment(base, quick=quick)
-            if exp.name in out:
-                continue
-            stored = store.finished() if stored is None else stored
-            if any(t.id in stored for t in exp.trials()):
-                out[exp.name] = exp
+    builtins = [builtin_experiment(b, quick=q) for b in BUILTIN for q in (True, False)]
+    ids = {e.name: {t.id for t in e.trials()} for e in builtins if e.name not in out}
+    if ids:
+        stored = store.finished()
+        for name, mine in ids.items():
+            others = set().union(*(v for k, v in ids.items() if k != name))
+            if (mine - others) & stored:  # a trial it shares with another built-in is no evidence
+                out[name] = next(e for e in builtins if e.name == name)
     return out
 
 

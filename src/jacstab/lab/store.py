@@ -293,17 +293,18 @@ class Store:
         return frame.drop(columns=unused)
 
     def curves(self, metric: str = "depth_curve", *, experiment: str | None = None):
-        """Tidy DataFrame of one metric's finished values: columns ``experiment, spec_hash, seed, depth`` (or
-        ``index`` for other metrics, 1-based), ``value`` (natural log for ``depth_curve``, ``spectrum`` and
-        ``lyapunov``), then the spec fields used (all-None ones dropped). ``df.groupby(["spec_hash", "depth"])``
-        or ``df.groupby([*spec fields, "depth"])`` gives one group per setting and depth."""
+        """Tidy DataFrame of one metric's finished values: columns ``experiment, spec_hash, seed, d`` (the prefix
+        depth ``1..L`` for ``depth_curve``; ``index``, the 1-based rank, for other metrics), ``value`` (natural log
+        for ``depth_curve``, ``spectrum`` and ``lyapunov``), then the spec fields used (all-None ones dropped;
+        ``depth`` is the spec's ``L``). ``df.groupby(["spec_hash", "d"])`` or ``df.groupby([*spec fields, "d"])``
+        gives one group per setting and depth."""
         frame = self.dataframe(experiment=experiment)
         if frame.empty:
             return frame
         frame = frame[(frame["status"] == "done") & (frame["metric"] == metric)]
         frame = frame.drop(columns=["status", "error", "metric", "trial_id"])
         frame["index"] = frame["index"].astype(int)
-        return frame.rename(columns={"index": "depth"} if metric == "depth_curve" else {}).reset_index(drop=True)
+        return frame.rename(columns={"index": "d"} if metric == "depth_curve" else {}).reset_index(drop=True)
 
     def counts(self) -> dict[str, int]:
         """``{"done": ..., "error": ...}``."""

@@ -63,7 +63,7 @@ def draw(ax, s: Setting, color, *, theory: bool, linestyle="-", linear: bool = F
                     textcoords="offset points", fontsize=6.5, color=color, zorder=6)
     pred = s.predicted()
     if theory and pred is not None:
-        ax.plot(d, tf(np.asarray(pred)), **THEORY)
+        ax.plot(d, tf(np.asarray(pred)), gid="theory", **THEORY)
 
 
 def legend_entries(items: list[tuple[object, str, str]], *, theory: bool, dead: bool) -> tuple[list, list]:

@@ -211,7 +211,7 @@ def _eta_panel(ax, ctx: Context) -> None:
                 p = s.predicted()
                 if p is not None:
                     ax.plot([s.spec.eta], [p[depth - 1] / LN10], marker="*", markersize=9, linestyle="none",
-                            color=THEORY["color"], zorder=5)
+                            color=THEORY["color"], zorder=5, gid="theory")
     if ctx.options.theory:
         ax.plot([], [], marker="*", linestyle="none", color=THEORY["color"], label=r"theory ($\eta = 0$ only)")
     ax.set_xscale("symlog", linthresh=lin, base=2)

@@ -82,9 +82,10 @@ def _figure(ctx: Context, ylabel: str, head: str):
                 full = newman(s) if ctx.metric == "lyapunov" else None
                 top = top_theory(s, ctx.metric)
                 if full is not None:
-                    ax.plot(i, full / LN10, **THEORY)
+                    ax.plot(i, full / LN10, gid="theory", **THEORY)
                 elif top is not None:
-                    ax.plot([1], [top / LN10], marker="*", markersize=9, color=THEORY["color"], linestyle="none")
+                    ax.plot([1], [top / LN10], marker="*", markersize=9, color=THEORY["color"], linestyle="none",
+                            gid="theory")
                 drew_theory |= top is not None
             text = setting_text(colour, getattr(s.spec, colour)) if colour else "measured"
             entries.setdefault(text, c)
