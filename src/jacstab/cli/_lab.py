@@ -194,7 +194,7 @@ def figure_options(f):
 
 
 @click.command(cls=Command, example=["jacstab report --store demo.sqlite --out demo-report",
-                                     "jacstab report fig2 my-sweep --store demo.sqlite --fig-format svg"])
+                                     "jacstab report fig2 --store demo.sqlite --out demo-report --fig-format svg --dpi 300"])
 @click.argument("experiments", nargs=-1)
 @store_option
 @option("--out", "out_dir", group="Report", default="jacstab-report", show_default=True, help="Output folder.")

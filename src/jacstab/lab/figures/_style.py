@@ -75,7 +75,7 @@ def value_text(field: str, value) -> str:
 def setting_text(field: str, value) -> str:
     """``$\\eta$ = $2^{-5}$``-style legend text of one grid value."""
     if field == "scaling":
-        return value_text(field, value)
+        return f"scaling: {value_text(field, value)}"
     return f"{FIELD_TEX.get(field, field)} = {value_text(field, value)}"
 
 

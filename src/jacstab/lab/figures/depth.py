@@ -61,6 +61,9 @@ def draw(ax, s: Setting, color, *, theory: bool, linestyle="-", linear: bool = F
         short = f"J = 0: {k}/{b.n_seeds} from d = {int(np.flatnonzero(b.n_dead == k)[0]) + 1}"
         ax.annotate(short, (where, at), xytext=(4, -9),
                     textcoords="offset points", fontsize=6.5, color=color, zorder=6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     pred = s.predicted()
     if theory and pred is not None:
         ax.plot(d, tf(np.asarray(pred)), gid="theory", **THEORY)

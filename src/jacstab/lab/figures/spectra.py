@@ -56,6 +56,8 @@ def top_theory(s: Setting, metric: str) -> float | None:
 
 def _figure(ctx: Context, ylabel: str, head: str):
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     colour, panel_fields = color_and_panels(ctx)
     keys = list(dict.fromkeys(tuple(getattr(s.spec, f) for f in panel_fields) for s in ctx.settings))
     ncol = min(3, len(keys))
@@ -91,6 +93,7 @@ def _figure(ctx: Context, ylabel: str, head: str):
             entries.setdefault(text, c)
         ax.set_title(", ".join(setting_text(f, v) for f, v in zip(panel_fields, key)))
         ax.set_xlabel("index $i$ (1 = largest)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
     from matplotlib.lines import Line2D
