@@ -193,8 +193,10 @@ def figure_options(f):
     return f
 
 
-@click.command(cls=Command, example=["jacstab report --store demo.sqlite --out demo-report",
-                                     "jacstab report fig2 --store demo.sqlite --out demo-report --fig-format svg --dpi 300"])
+@click.command(cls=Command, example=[
+    "jacstab report --store demo.sqlite --out demo-report",
+    "jacstab report fig2 --store demo.sqlite --out demo-report --fig-format svg --dpi 300",
+])
 @click.argument("experiments", nargs=-1)
 @store_option
 @option("--out", "out_dir", group="Report", default="jacstab-report", show_default=True, help="Output folder.")
