@@ -207,6 +207,7 @@ def test_exports_are_tidy_one_based_and_full_precision(custom_store, capsys):
         mine = sorted((r["index"], r["value"]) for r in rows if r["trial_id"] == t.id)
         assert mine == list(zip(range(1, 5), curve))  # index = depth d, 1-based
         assert {r["experiment"] for r in rows} == {"custom"}
+        assert len(st.rows(experiment="custom")) == len(st.rows()) and st.rows(experiment="other") == []
         df = st.curves()
         spec_cols = [c for c in df.columns if c not in ("experiment", "spec_hash", "seed", "d", "value")]
         groups = df.groupby([*spec_cols, "d"]).size()

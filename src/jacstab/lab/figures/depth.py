@@ -17,7 +17,6 @@ import numpy as np
 from jacstab.lab.analysis import dead_note, growth_slope, growth_start
 from jacstab.lab.figures._data import Context, Setting, Table, label
 from jacstab.lab.figures._style import (
-    FIELD_TEX,
     LN10,
     THEORY,
     categorical,
@@ -213,4 +212,4 @@ def tables(ctx: Context) -> list[Table]:
     return [growth_table(ctx), final_table(ctx)] if ctx.settings else []
 
 
-__all__ = ["DEPTH_X", "FIELD_TEX", "draw", "generic_figure", "tables", "verdict"]
+__all__ = ["DEPTH_X", "draw", "final_table", "generic_figure", "growth_table", "tables", "verdict"]
