@@ -53,7 +53,8 @@ NOTES = {
     "orthogonally invariant): no theory line. Lower right: the factors vs sparsity at this width.",
     "fig4": "Theory is drawn for eta = 0 (iid weights) only: jacstab.theory.predict gives no prediction for eta "
     "> 0 (a shared rank-one component; Theorem 5.1 only bounds when the iid limit still holds), so none is "
-    "drawn. Right: log10 ||J^(d)|| at d = L/2 and d = L against eta (95% t-CI).",
+    "drawn. Right: log10 ||J^(d)|| at d = L/2 and d = L against eta (95% t-CI over the live seeds; 'k/K "
+    "live' where some seeds have J = 0 exactly).",
 }
 
 
@@ -206,6 +207,10 @@ def _eta_panel(ax, ctx: Context) -> None:
         h = np.array([bd.half_width[0] for bd in bands]) / LN10
         ax.errorbar(etas, y, yerr=np.where(np.isfinite(h), h, 0.0), marker=marker, color=colour, capsize=3,
                     markersize=4, linewidth=1, label=f"measured, d = {depth} (95% t-CI)")
+        for x, yy, bd in zip(etas, y, bands):  # a mean over survivors says how many seeds it holds
+            if bd.n_finite[0] < bd.n_seeds and np.isfinite(yy):
+                ax.annotate(f"{int(bd.n_finite[0])}/{bd.n_seeds} live", (x, yy), xytext=(-8, 6),
+                            textcoords="offset points", fontsize=6.5, color=colour, ha="right")
         if ctx.options.theory:
             for s in settings:
                 p = s.predicted()
