@@ -4,6 +4,7 @@ the theory of each setting (:func:`jacstab.theory.predict`) and the drawing opti
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,9 +87,15 @@ def varying_fields(specs: list[NetSpec]) -> list[str]:
 
 
 def label(spec: NetSpec, varying: list[str]) -> str:
-    """Plain-text name of a setting: ``sigma2=0.5, scaling=none`` (tables), ``network`` when nothing varies."""
-    return ", ".join(f"{k}={getattr(spec, k):g}" if isinstance(getattr(spec, k), float) else f"{k}={getattr(spec, k)}"
-                     for k in varying) or "network"
+    """Plain-text name of a setting for tables: ``sigma2=0.5, scaling=none``, ``eta=2^-5`` (powers of two of
+    ``eta``/``rho`` as such), ``network`` when nothing varies."""
+    def text(k: str) -> str:
+        v = getattr(spec, k)
+        if isinstance(v, float) and k in ("eta", "rho") and v > 0 and math.log2(v).is_integer():
+            return f"{k}=2^{int(math.log2(v))}"
+        return f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+
+    return ", ".join(text(k) for k in varying) or "network"
 
 
 def collect(exp: Experiment, store: Store, metric: str = "depth_curve") -> list[Setting]:
