@@ -59,7 +59,8 @@ def draw(ax, s: Setting, color, *, theory: bool, linestyle="-", linear: bool = F
         k = int(b.n_dead.max())
         short = f"J = 0: {k}/{b.n_seeds} from d = {int(np.flatnonzero(b.n_dead == k)[0]) + 1}"
         ax.annotate(short, (where, at), xytext=(4, -9),
-                    textcoords="offset points", fontsize=6.5, color=color, zorder=6)
+                    textcoords="offset points", fontsize=6.5, color=color, zorder=6,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
