@@ -213,7 +213,7 @@ def examples(text):
 def test_every_help_lists_output_flags_and_ends_with_an_example(capsys, cmd):
     out = help_text(capsys, cmd)
     assert "\nOutput:\n" in out
-    for needle in ("--format [table|csv|json]", "--quiet", "--debug", "--help"):
+    for needle in ("--format [table|csv|json|jsonl]", "--quiet", "--debug", "--help"):
         assert needle in out
     lines = examples(out)
     assert lines and all(ln.startswith(f"jacstab {cmd}") for ln in lines)

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,7 +62,7 @@ def test_serial_and_process_executors_give_bit_identical_results(tmp_path):
         sa = run_experiment(exp, a, executor="serial")
         sb = run_experiment(exp, b, executor="process", workers=2)
         assert (sa.done, sb.done, sa.errors) == (4, 4, 0)
-        key = lambda r: (r["trial_id"], r["metric"], r["idx"])  # noqa: E731
+        key = lambda r: (r["trial_id"], r["metric"], r["index"])  # noqa: E731
         ra, rb = sorted(a.rows(), key=key), sorted(b.rows(), key=key)
         assert [(key(r), r["value"]) for r in ra] == [(key(r), r["value"]) for r in rb]
 
@@ -169,75 +168,25 @@ def test_builtin_experiments(tmp_path, capsys):
     assert {"fig7-8", "fig9-iid", "fig9-eta"} <= {r["name"] for r in rows}
 
 
-def test_figures_and_report(tmp_path):
-    from html.parser import HTMLParser
-
-    from jacstab import __version__
-    from jacstab.lab.report import write_report
-
-    exps = [
-        parse_experiment(
-            {"name": "a", "seeds": 2, "net": {"width": 16, "depth": 6}, "grid": {"sigma2": [1.0, 2.0, 4.0]}}
-        ),
-        parse_experiment(
-            {
-                "name": "b",
-                "seeds": 1,
-                "net": {"width": 16, "depth": 5, "prune": "random", "sparsity": 0.5},
-                "grid": {"scaling": ["none", "random"]},
-            }
-        ),
-        parse_experiment({"name": "empty", "net": {"width": 8, "depth": 2}}),
-    ]
-    with Store(tmp_path / "s.sqlite") as st:
-        for e in exps[:2]:
-            run_experiment(e, st, executor="serial")
-        path = write_report([(e, f"paper says {e.name}") for e in exps], st, tmp_path / "rep", __version__)
-
-    class Collect(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.tags, self.imgs, self.links, self.cells = [], [], [], 0
-
-        def handle_starttag(self, tag, attrs):
-            self.tags.append(tag)
-            a = dict(attrs)
-            if tag == "img":
-                self.imgs.append(a["src"])
-            if tag == "a":
-                self.links.append(a["href"])
-            if tag == "td":
-                self.cells += 1
-
-    c = Collect()
-    c.feed(path.read_text())
-    assert c.tags[0] == "html" and len(c.imgs) == 2 and all(s.startswith("data:image/png;base64,") for s in c.imgs)
-    assert c.links == ["a.png", "b.png"] and c.cells == 6 * 5  # 5 settings x 6 columns
-    for name in ("a.png", "b.png"):
-        png = (tmp_path / "rep" / name).read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert "No stored results" in path.read_text()
-    # the table's theory slope is (1/2) log(sigma2/2): -0.3466 for sigma2 = 1 (and measured within 0.3 at n = 16)
-    from jacstab.lab.plots import collect
-    from jacstab.lab.report import growth_rows
-
-    with Store(tmp_path / "s.sqlite") as st:
-        rows = growth_rows(collect(exps[0], st))
-    assert rows[0]["theory slope / layer (ln)"] == pytest.approx(0.5 * np.log(0.5))
-    assert abs(rows[0]["measured slope / layer (ln)"].value - rows[0]["theory slope / layer (ln)"]) < 0.3
-
-
 def test_reproduce_quick_cli(tmp_path, capsys):
     store, out = str(tmp_path / "r.sqlite"), tmp_path / "rep"
     with pytest.raises(SystemExit) as e:
-        main(["reproduce", "--quick", "--store", store, "--out", str(out), "--executor", "serial", "--format", "json"])
+        main(["reproduce", "fig1", "fig2", "fig3", "fig4", "--quick", "--store", store, "--out", str(out),
+              "--executor", "serial", "--format", "json"])  # the training figures: tests/test_lab_train.py
     rows = json.loads(capsys.readouterr().out)
     assert e.value.code == 0 and [r["experiment"] for r in rows] == [f"fig{i}-quick" for i in range(1, 5)]
     assert all(r["errors"] == 0 for r in rows) and rows[3]["skipped"] >= 2  # eta = 0 is fig1's sigma2 = 2
     assert all((out / f"fig{i}-quick.png").stat().st_size > 10_000 for i in range(1, 5))
     page = (out / "report.html").read_text()
-    assert page.count("<img") == 5 and (out / "fig4-quick-vs-eta.png").stat().st_size > 10_000  # + norm vs eta
-    assert "Scaling factors vs sparsity" in page  # the Fig. 3 factor comparison
+    assert page.count("<img") == 4  # one figure per paper figure (Fig. 4's norm vs eta is its right panel)
+    assert "Scaling factors for magnitude pruning vs sparsity" in page  # the Fig. 3 factor comparison
+
+
+def test_reproduce_unknown_name_is_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "fig77", "--quick", "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "unknown built-in experiment 'fig77'" in err and err.count("\n") == 1
 
 
 def test_dask_local_cluster_matches_serial_and_dataframe(tmp_path):
@@ -246,7 +195,7 @@ def test_dask_local_cluster_matches_serial_and_dataframe(tmp_path):
         run_experiment(exp, a, executor="serial")
         sd = run_experiment(exp, d, executor="dask", workers=2)
         assert (sd.done, sd.errors) == (4, 0)
-        key = lambda r: (r["trial_id"], r["metric"], r["idx"])  # noqa: E731
+        key = lambda r: (r["trial_id"], r["metric"], r["index"])  # noqa: E731
         assert [(key(r), r["value"]) for r in sorted(a.rows(), key=key)] == [
             (key(r), r["value"]) for r in sorted(d.rows(), key=key)
         ]
@@ -264,7 +213,8 @@ def test_report_into_a_file_path_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["report", "--store", store, "--out", str(blocker)])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.startswith("jacstab: error: report folder") and err.count("\n") == 1
+    assert e.value.code == 2 and err.startswith("jacstab: error: --out ") and "is a file, not a folder" in err
+    assert err.count("\n") == 1
 
 
 def test_experiments_differing_only_in_k_do_not_share_trials(tmp_path):
@@ -291,10 +241,10 @@ def test_errored_trials_are_retried_on_rerun(tmp_path, monkeypatch):
     exp = parse_experiment({"seeds": 2, "metrics": ["spectrum"], "k": 2, "net": {"width": 8, "depth": 2}})
     real = M.REGISTRY["spectrum"]
 
-    def flaky(net, params):
+    def flaky(net, params, ctx):
         if net.seed == 1:
             raise MemoryError("simulated out of memory")
-        return real.compute(net, params)
+        return real.compute(net, params, ctx)
 
     monkeypatch.setitem(M.REGISTRY, "spectrum", dataclasses.replace(real, compute=flaky))
     with Store(tmp_path / "s.sqlite") as st:
@@ -366,14 +316,3 @@ def test_a_dying_worker_is_that_trials_error_and_the_sweep_goes_on(tmp_path, mon
             assert st.values(t.id, "depth_curve") == ref
 
 
-def test_report_table_names_dead_networks_instead_of_nan():
-    from jacstab.lab.plots import Curves
-    from jacstab.lab.report import growth_rows
-
-    spec = NetSpec(8, 4)
-    dead = Curves(spec, np.array([[0.1, -np.inf, -np.inf, -np.inf]] * 2))
-    half = Curves(spec, np.array([[0.1, 0.2, 0.3, 0.4], [0.1, 0.2, -np.inf, -np.inf]]))
-    rows = growth_rows([dead, half])
-    assert rows[0]["log10||J|| at L (measured)"] == "J = 0 exactly (2 of 2 seeds)"
-    # one live seed: its value (0.4 / ln 10) with the dead one named, never averaged in
-    assert rows[1]["log10||J|| at L (measured)"] == f"{0.4 / np.log(10):.4g} (1 seeds with J = 0 left out)"

@@ -165,7 +165,7 @@ def test_training_builtins_and_data_routing(toy):
 
 
 def test_report_section_for_training(tmp_path, toy, capsys):
-    from jacstab.lab.report import write_report
+    from jacstab.lab.report import Provenance, write_report
 
     path, store = _toml(tmp_path, toy, "rep"), str(tmp_path / "r.sqlite")
     code, _, err = run(capsys, "sweep", str(path), "--store", store, "--data-dir", str(toy), "--executor", "serial")
@@ -173,13 +173,13 @@ def test_report_section_for_training(tmp_path, toy, capsys):
     exp = parse_experiment({"name": "rep", "metrics": ["train"], "seeds": 2, "net": {"width": 16, "in_dim": 64},
                             "grid": {"depth": [1, 2, 3]}, "train": {**TRAIN, "epochs": 2}}).with_data_dir(str(toy))
     with Store(store, readonly=True) as st:
-        html = write_report([(exp, "what the paper says")], st, tmp_path / "out", "test").read_text()
+        html = write_report([exp], st, tmp_path / "out", Provenance("test", store, "test")).read_text()
         first = st.values(exp.trial(exp.specs[0], 0).id, "train")
         second = st.values(exp.trial(exp.specs[0], 1).id, "train")
-    assert html.count("<img") == 2 and "what the paper says" in html
+    assert html.count("<img") == 1 and "through training" in html
     init = np.mean([first[6], second[6]])  # field 6 of epoch 0 is log_norm (TRAIN_FIELDS)
     assert f"{init:.4g}" in html  # the table's initial ln||J|| for depth 1 is the seeds' mean
-    assert (tmp_path / "out" / "rep.png").is_file() and (tmp_path / "out" / "rep-curves.png").is_file()
+    assert (tmp_path / "out" / "rep-train.png").is_file()
 
 
 def test_cli_measure_at_a_dataset_input(capsys, toy):

@@ -19,7 +19,8 @@ Scope = Literal["layer", "global"]
 Correlation = Literal["none", "row", "col", "ar1"]
 Method = Literal["auto", "dense", "lanczos", "jacrev", "jvp"]
 Executor = Literal["serial", "process", "dask"]
-Format = Literal["table", "csv", "json"]
+Format = Literal["table", "csv", "json", "jsonl"]
+FigFormat = Literal["png", "pdf", "svg"]
 
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 INITS: tuple[str, ...] = get_args(Init)
@@ -32,6 +33,7 @@ EXECUTORS: tuple[str, ...] = get_args(Executor)
 FORMATS: tuple[str, ...] = get_args(Format)
 DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "idx")  # jacstab.training.data (IDX folders)
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+FIG_FORMATS: tuple[str, ...] = get_args(FigFormat)
 DTYPE_NAMES: tuple[str, ...] = ("float64", "float32")
 
 

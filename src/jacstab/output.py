@@ -1,4 +1,7 @@
-"""Streaming row output for the CLI: aligned table, CSV or a JSON list of objects (stdlib only).
+"""Streaming row output for the CLI: aligned table, CSV, a JSON list of objects or JSON Lines (stdlib only).
+
+Tables round floats to 10 significant digits for reading; CSV and JSON carry every float at full precision
+(the shortest text that reads back to the same float64).
 
 Rows are flushed as they are written, so an interrupted run keeps every finished row; on exit (normal or not)
 the JSON list is closed, so the output always parses. :meth:`RowWriter.write_rows` writes a batch (one seed's
@@ -22,11 +25,14 @@ from jacstab._checks import FORMATS
 _NARROW = ("seed", "depth", "index")
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, *, exact: bool = False) -> str:
+    """Text of one value: floats at 10 significant digits, or exactly (``repr``, round-trips) with ``exact``."""
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.10g}" if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
+        if not math.isfinite(v):
+            return "inf" if v > 0 else "-inf" if v < 0 else "nan"
+        return repr(v) if exact else f"{v:.10g}"
     return str(v)
 
 
@@ -78,7 +84,8 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 class RowWriter:
-    """Context manager writing rows (dicts with keys ``columns``) to ``stream`` in ``fmt`` (table, csv, json)."""
+    """Context manager writing rows (dicts with keys ``columns``) to ``stream`` in ``fmt`` (table, csv, json,
+    jsonl: one JSON object per line)."""
 
     def __init__(self, stream: IO[str], columns: list[str], fmt: str):
         if fmt not in FORMATS:
@@ -90,6 +97,8 @@ class RowWriter:
     def __enter__(self) -> RowWriter:
         if self.fmt == "json":
             head = "["
+        elif self.fmt == "jsonl":
+            head = ""
         elif self.fmt == "csv":
             head = self._csv_line(self.columns)
         else:
@@ -109,8 +118,10 @@ class RowWriter:
         if self.fmt == "json":
             sep = "\n  " if self.count == 0 else ",\n  "
             text = sep + json.dumps({c: _json_value(v) for c, v in zip(self.columns, vals)})
+        elif self.fmt == "jsonl":
+            text = json.dumps({c: _json_value(v) for c, v in zip(self.columns, vals)}) + "\n"
         elif self.fmt == "csv":
-            text = self._csv_line([_cell(v) for v in vals])
+            text = self._csv_line([_cell(v, exact=True) for v in vals])
         else:
             text = "  ".join(_cell(v).rjust(w) for v, w in zip(vals, self.widths)) + "\n"
         self.count += 1

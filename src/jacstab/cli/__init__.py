@@ -1,10 +1,11 @@
 """The ``jacstab`` command line: parses options, calls the library, prints rows. No analysis of its own.
 
-Every command takes ``--format table|csv|json`` (json: a list of row objects on stdout), ``--quiet`` (rows only)
-and ``--debug`` (tracebacks), also accepted before the command (``jacstab --debug measure ...``). Errors in the
-input are one line on stderr (``jacstab: error: ...``) with exit code 2; any other exception is a bug in jacstab,
-reported in one line with exit code 1. Rows are written as each seed finishes, so Ctrl-C keeps everything already
-printed (the JSON list is closed properly) and exits with code 130.
+Every command takes ``--format table|csv|json|jsonl`` (json: a list of row objects on stdout; jsonl: one object
+per line), ``--quiet`` (rows only) and ``--debug`` (tracebacks), also accepted before the command
+(``jacstab --debug measure ...``). Errors in the input are one line on stderr (``jacstab: error: ...``) with
+exit code 2; any other exception is a bug in jacstab, reported in one line with exit code 1. Rows are written
+as each seed finishes, so Ctrl-C keeps everything already printed (the JSON list is closed properly) and exits
+with code 130.
 
 Layout: ``_options`` (grouped options, choices from :mod:`jacstab._checks`), ``_common`` (spec, seeds, device,
 notes, progress), ``_measure`` (measure, spectrum, lyapunov), ``_certify`` (certify, scalings, theory), ``_lab``
@@ -49,7 +50,7 @@ def cli() -> None:
     """jacstab: spectral stability of deep-network Jacobians (Dadoun et al. 2025).
 
     J = W_L D_{L-1} ... W_1 D_0 is the Jacobian dY_L/dY_0 of the paper's MLP (eq. 1-2). Every command prints
-    rows (--format table|csv|json); see `jacstab COMMAND --help`.
+    rows (--format table|csv|json|jsonl); see `jacstab COMMAND --help`.
     """
 
 
@@ -77,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     debug = _debug_requested(args)
     raise_on_sigterm()
     try:
-        code = cli.main(args=args, prog_name="jacstab", standalone_mode=False)  # `| head`: click exits 1 quietly
+        # `| head`: click exits 1 quietly; obj carries the command line (the report's provenance)
+        code = cli.main(args=args, prog_name="jacstab", standalone_mode=False, obj={"argv": args})
     except (KeyboardInterrupt, click.Abort) as e:  # click wraps KeyboardInterrupt (and Terminated) in Abort
         if isinstance(e, Terminated) or isinstance(e.__cause__, Terminated):
             click.echo("jacstab: terminated (SIGTERM); printed rows and stored trials are kept", err=True)

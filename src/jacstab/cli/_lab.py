@@ -126,9 +126,13 @@ def _need_store(store_path: str, how: str) -> None:
 @option("--parquet", group="Store", default=None, help="Also write the rows to this Parquet file (needs pyarrow).")
 @format_option()
 def results(store_path, parquet, fmt) -> None:
-    """Export the store: one row per value {trial_id, seed, status, error, metric, idx, value, spec fields}.
+    """Export the store: one row per value {experiment, trial_id, spec_hash, seed, status, error, metric, index,
+    value, spec fields}.
 
-    From Python: jacstab.lab.Store(path).dataframe() gives the same rows as a pandas DataFrame.
+    index is 1-based: the depth d for depth_curve (value = log ||J^(d)||, natural log), the rank for spectrum
+    and lyapunov. experiment names the experiments holding the trial (comma-separated). CSV and JSON carry full
+    float precision; --format jsonl writes JSON Lines. From Python: jacstab.lab.Store(path).dataframe() (these
+    rows) and .curves() (tidy depth curves: groupby spec fields + depth works).
     """
     import dataclasses
 
@@ -136,12 +140,14 @@ def results(store_path, parquet, fmt) -> None:
 
     _need_store(store_path, "`jacstab sweep FILE --store PATH`")
     cols = [
+        "experiment",
         "trial_id",
+        "spec_hash",
         "seed",
         "status",
         "error",
         "metric",
-        "idx",
+        "index",
         "value",
         *(f.name for f in dataclasses.fields(api("NetSpec"))),
     ]
@@ -155,70 +161,119 @@ def results(store_path, parquet, fmt) -> None:
     write_all(cols, fmt, ({c: row.get(c) for c in cols} for row in rows))
 
 
-def _builtins(quick: bool, data_dir: str | None) -> list:
-    """The built-in experiments that can run here; those whose dataset is missing are left out with a note."""
+def _report(store_path: str, out_dir: str, names, quick: bool, figs: tuple, sweep_s: float | None = None):
+    """Select the experiments, then write the report (figures with ``figs`` = (format, dpi, theory))."""
+    import shlex
+
+    from jacstab import __version__
+    from jacstab.lab import Store
+    from jacstab.lab.catalog import select
+    from jacstab.lab.figures import FigureOptions
+    from jacstab.lab.report import Provenance, write_report
+
+    options = FigureOptions(*figs)
+    argv = (click.get_current_context().find_root().obj or {}).get("argv", [])
+    with Store(store_path, readonly=True) as store:
+        exps = select(store, list(names), quick=quick)
+        prov = Provenance(shlex.join(["jacstab", *argv]), str(Path(store_path).resolve()), __version__, sweep_s)
+        return write_report(exps, store, out_dir, prov, options)
+
+
+def figure_options(f):
+    """``--fig-format``, ``--dpi``, ``--no-theory``: the Figures section of report and reproduce."""
+    from jacstab._checks import FIG_FORMATS
+
+    opts = [
+        option("--fig-format", "fig_format", group="Figures", type=click.Choice(FIG_FORMATS), default="png",
+               show_default=True, help="Figure files (the HTML report embeds a PNG of each as well)."),
+        option("--dpi", group="Figures", type=click.IntRange(50, 1200), default=200, show_default=True,
+               help="Resolution of PNG figures (and of raster parts of PDF/SVG)."),
+        option("--no-theory", "no_theory", group="Figures", is_flag=True,
+               help="Leave out the theory overlays in figures (tables keep the theory column)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@click.command(cls=Command, example=[
+    "jacstab report --store demo.sqlite --out demo-report",
+    "jacstab report fig2 --store demo.sqlite --out demo-report --fig-format svg --dpi 300",
+])
+@click.argument("experiments", nargs=-1)
+@store_option
+@option("--out", "out_dir", group="Report", default="jacstab-report", show_default=True, help="Output folder.")
+@option("--quick", group="Report", is_flag=True,
+        help="Built-in short names (fig1) mean the quick size; with no EXPERIMENT: the quick built-ins only.")
+@figure_options
+@format_option()
+def report(experiments, store_path, out_dir, quick, fig_format, dpi, no_theory, fmt) -> None:
+    """Write figures and a self-contained HTML report of EXPERIMENT... (default: every experiment in the store).
+
+    An EXPERIMENT is a name as stored by `jacstab sweep` (a TOML file's `name`, or fig1-quick/fig1-full for the
+    built-ins; fig1 alone means the size that is stored). Every stored metric is drawn: depth curves (the
+    paper's panels for fig1..fig4), spectra, Lyapunov exponents, certificate tables. Files: report.html and
+    <experiment>[-<metric>].<fig-format> in --out. Row {report}: the path of the HTML file.
+    """
+    _need_store(store_path, "`jacstab reproduce` or `jacstab sweep`")
+    _check_out(out_dir)
+    path = _report(store_path, out_dir, experiments, quick, (fig_format, dpi, not no_theory))
+    write_all(["report"], fmt, [{"report": str(path)}])
+
+
+def _builtins(names, quick: bool, data_dir: str | None) -> list:
+    """The built-in experiments ``names`` (all when empty) that can run here; those whose dataset is missing are
+    left out with a note."""
     from jacstab.lab.builtin import BUILTIN, builtin_experiment, needs_missing_data
 
+    for name in names:
+        if name not in BUILTIN:
+            raise ValueError(f"unknown built-in experiment {name!r}{closest(name, list(BUILTIN))}; available: "
+                             f"{', '.join(BUILTIN)}")
     out = []
-    for name in BUILTIN:
+    for name in names or BUILTIN:
         exp = builtin_experiment(name, quick=quick, data_dir=data_dir)
         why = needs_missing_data(exp)
         if why is None:
             out.append(exp)
         else:
             note(f"note: {exp.name} left out: {why}")
+    if not out:
+        raise ValueError("none of the requested built-in experiments can run here (see the notes above)")
     return out
 
 
-def _report(store_path: str, out_dir: str, quick: bool, data_dir: str | None = None):
-    from jacstab import __version__
-    from jacstab.lab import Store
-    from jacstab.lab.builtin import BUILTIN
-    from jacstab.lab.report import write_report
-
-    items = [(exp, BUILTIN[exp.name.rsplit("-", 1)[0]]["paper"]) for exp in _builtins(quick, data_dir)]
-    with Store(store_path, readonly=True) as store:
-        return write_report(items, store, out_dir, __version__)
-
-
-@click.command(cls=Command, example=["jacstab report --quick --store demo.sqlite --out demo-report"])
-@store_option
-@option("--out", "out_dir", group="Report", default="jacstab-report", show_default=True, help="Output folder.")
-@option("--quick", group="Report", is_flag=True, help="Report the quick-size built-in experiments.")
-@option("--data-dir", group="Report", default=None, help="MNIST's IDX folder (Fig. 9 left), as given to reproduce.")
-@format_option()
-def report(store_path, out_dir, quick, data_dir, fmt) -> None:
-    """Write figures (PNG) and a self-contained HTML report of the built-in Figures 1-4 from the store.
-
-    Experiments not in the store are left out. Row {report}: the path of the HTML file.
-    """
-    _need_store(store_path, "`jacstab reproduce` or `jacstab sweep`")
-    write_all(["report"], fmt, [{"report": str(_report(store_path, out_dir, quick, data_dir))}])
-
-
-@click.command(cls=Command, example=["jacstab reproduce --quick --store demo.sqlite --out demo-report"])
+@click.command(cls=Command, example=["jacstab reproduce --quick --store demo.sqlite --out demo-report",
+                                     "jacstab reproduce fig1 fig9-iid --quick --data-dir ~/mnist"])
+@click.argument("names", nargs=-1)
 @option("--quick", group="Reproduce", is_flag=True, help="Quick sizes (minutes on 2 cores) instead of the paper's.")
 @option("--out", "out_dir", group="Reproduce", default="jacstab-report", show_default=True, help="Output folder.")
 @option("--data-dir", group="Reproduce", default=None,
         help="A folder with MNIST's four IDX files: Fig. 9 (left) trains on MNIST, as the paper (else Fashion-MNIST).")
 @store_option
 @run_options
+@figure_options
 @format_option(progress=True)
-def reproduce(quick, out_dir, data_dir, store_path, executor, workers, address, retry_errors, fmt, progress) -> None:
-    """Run the paper's Figures 1-4 and 7-9 (resumable), store them, plot them and write the HTML report.
+def reproduce(names, quick, out_dir, data_dir, store_path, executor, workers, address, retry_errors, fig_format, dpi,
+              no_theory, fmt, progress) -> None:
+    """Run the paper's figures (NAMES, default all built-ins: `jacstab experiments`), resumable; store them, plot
+    them and write the HTML report.
 
-    Figures 7-9 train on Fashion-MNIST (Debian package dataset-fashion-mnist); without it they are left out with
-    a note.
+    Figures 7-9 train on Fashion-MNIST (Debian package dataset-fashion-mnist); without it they are left out with a
+    note.
 
     Rows {experiment, trials, skipped, done, errors, retried} as each figure finishes, then the report path on
     stderr. Exit code 1 when trials failed.
     """
+    import time
+
     from jacstab.lab import Store
     from jacstab.lab.runner import run_experiment
 
+    t0 = time.perf_counter()
     _check_run(executor, workers, address)
     _check_out(out_dir)
-    exps = _builtins(quick, data_dir)
+    exps = _builtins(names, quick, data_dir)
     total, summaries = sum(len(e.trials()) for e in exps), []
     with (
         Store(store_path) as store,
@@ -233,7 +288,9 @@ def reproduce(quick, out_dir, data_dir, store_path, executor, workers, address, 
             advance(summary.skipped)
             out.write(vars(summary))
             summaries.append(summary)
-    note(f"report: {_report(store_path, out_dir, quick, data_dir)}")
+    names, sweep_s = [e.name for e in exps], time.perf_counter() - t0
+    note(f"report: {_report(store_path, out_dir, names, quick, (fig_format, dpi, not no_theory), sweep_s)}")
+    note(f"wall time: {time.perf_counter() - t0:.1f} s")
     _finish(summaries)
 
 

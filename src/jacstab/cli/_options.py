@@ -138,7 +138,7 @@ def format_option(*, progress: bool = False) -> Callable[[Callable], Callable]:
             type=Choice(FORMATS),
             default="table",
             show_default=True,
-            help="Rows as an aligned table, CSV, or JSON (a list of row objects).",
+            help="Rows as an aligned table, CSV (full precision), JSON (a list of row objects) or JSON Lines.",
         )
     ]
     if progress:

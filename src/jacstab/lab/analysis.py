@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Band", "Ranking", "Slope", "compare_slopes", "growth_slope", "mean_band"]
+__all__ = ["Band", "Ranking", "Slope", "compare_slopes", "dead_note", "growth_slope", "mean_band"]
 
 
 def _check_level(level: float) -> float:
@@ -232,6 +232,23 @@ class Band:
     def all_dead(self) -> np.ndarray:
         """Depths where every seed is dead (``n_dead == n_seeds``): plot "J = 0 exactly" there."""
         return self.n_dead == self.n_seeds
+
+    @property
+    def half_width(self) -> np.ndarray:
+        """Half-width of the interval per depth, ``t_{(1+level)/2, n-1} * se`` (NaN where ``n_finite < 2``)."""
+        return (self.ci_high - self.ci_low) / 2.0
+
+
+def dead_note(band: Band) -> str:
+    """``"J = 0 in k/K seeds from depth d"``: ``k`` the most seeds dead at once, ``d`` (1-based) the first depth
+    where ``k`` are dead, and ``"(the first from depth d0)"`` when a seed died earlier; ``""`` when no seed is
+    dead. A dead network stays dead with depth (a zero product stays zero)."""
+    if not band.n_dead.any():
+        return ""
+    k = int(band.n_dead.max())
+    d = int(np.flatnonzero(band.n_dead == k)[0]) + 1
+    d0 = int(np.flatnonzero(band.n_dead > 0)[0]) + 1
+    return f"J = 0 in {k}/{band.n_seeds} seeds from depth {d}" + (f" (the first from depth {d0})" if d0 < d else "")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -1,159 +1,195 @@
-"""A self-contained HTML report: every figure (embedded PNG) and, per figure, a table comparing the measured
-growth rates and norms with theory and with what the paper reports."""
+"""A self-contained HTML report of any experiments in a store: provenance, a table of contents, and per
+experiment and metric the figure (embedded PNG, scaled to the window; the requested PNG/PDF/SVG file next to it),
+the paper's caption for the built-in figures, and measured-vs-theory tables in one log base (10) with a
+``measured - theory`` column and a verdict.
+
+What is drawn comes from the registries of :mod:`jacstab.lab.figures` (one view per metric, one layout per
+built-in figure): a new metric or figure shows up here once it is registered there.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import math
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
-from jacstab.lab.analysis import growth_slope, growth_start
+from jacstab.lab.builtin import BUILTIN
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.plots import LN10, collect, label, plot_curves, plot_final_vs, varying_fields
+from jacstab.lab.figures import FigureOptions, Rendered, Table, builtin_base, collect, render
+from jacstab.lab.figures._style import input_text
 from jacstab.lab.store import Store
-from jacstab.theory.scaling import compare_magnitude_factors
 
-TABLE_COLS = (
-    "setting",
-    "seeds",
-    "measured slope / layer (ln)",
-    "theory slope / layer (ln)",
-    "log10||J|| at L (measured)",
-    "log10||J|| at L (theory)",
-)
-
-
-def growth_rows(curves) -> list[dict]:
-    """Per setting: the growth of ``log ||J||`` per layer over the second half of the depths (mean of per-seed
-    least-squares slopes with its 95% CI, :func:`jacstab.lab.analysis.growth_slope`) against
-    :func:`jacstab.theory.predict`'s ``growth_per_layer``, and ``log10 ||J||`` at the last depth against the
-    free-probability prediction ("no prediction" where none applies)."""
-    varying, rows = varying_fields(curves), []
-    for c in curves:
-        L = c.log_norm.shape[1]
-        slope = growth_slope(c.log_norm, start=growth_start(L))
-        pred = c.prediction
-        last = c.predicted()
-        rows.append(
-            {
-                "setting": label(c.spec, varying),
-                "seeds": c.log_norm.shape[0],
-                "measured slope / layer (ln)": slope,
-                "theory slope / layer (ln)": pred.growth_per_layer if math.isfinite(pred.growth_per_layer)
-                else "no prediction",
-                "log10||J|| at L (measured)": _last(c),
-                "log10||J|| at L (theory)": float(last[-1]) / LN10 if last is not None else "no prediction",
-            }
-        )
-    return rows
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:0 12px;line-height:1.4;color:#222}
+img{max-width:100%;height:auto;display:block;margin:8px 0}
+.scroll{overflow-x:auto;max-width:100%;margin:6px 0 14px}
+table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #bbb;padding:3px 7px;text-align:right;vertical-align:top}
+td:first-child,th:first-child{text-align:left}
+th{background:#f3f3f3}
+.caption{background:#f7f7f2;border-left:3px solid #998;padding:6px 10px}
+.note{color:#444;font-size:13px}
+dl.prov{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;font-size:13px}
+dl.prov dd{margin:0;overflow-wrap:anywhere}
+code{overflow-wrap:anywhere}
+"""
 
 
-def _last(c) -> float | str:
-    """``log10 ||J^(L)||`` averaged over the live seeds, or what happened to the seeds when none is live."""
-    band = c.band
-    if math.isfinite(band.mean[-1]):
-        dead = int(band.n_dead[-1])
-        return band.mean[-1] / LN10 if not dead else f"{band.mean[-1] / LN10:.4g} ({dead} seeds with J = 0 left out)"
-    if band.n_dead[-1]:
-        return f"J = 0 exactly ({int(band.n_dead[-1])} of {band.n_seeds} seeds)"
-    return "missing"
+@dataclass(frozen=True)
+class Provenance:
+    """Where a report comes from: the command line, when it ran, the versions, the store, and the seconds the
+    sweeps took when the same command ran them (``sweep_s``; the report adds its own time)."""
+
+    command: str
+    store: str
+    version: str
+    sweep_s: float | None = None
+    started: float = field(default_factory=time.time)
+
+    def rows(self) -> list[tuple[str, str]]:
+        try:
+            torch_version = metadata.version("torch")  # without importing torch
+        except metadata.PackageNotFoundError:
+            torch_version = "not installed"
+        return [
+            ("command", self.command),
+            ("date (UTC)", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.started))),
+            ("jacstab", self.version),
+            ("git commit", git_commit() or "unknown (not run from a git checkout)"),
+            ("torch / python", f"{torch_version} / {platform.python_version()}"),
+            ("store", self.store),
+        ]
+
+
+def git_commit() -> str | None:
+    """The commit of the jacstab source tree when it is a git checkout (an editable install), else None."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return (sha + (" (with uncommitted changes)" if dirty.stdout.strip() else "")) if out.returncode == 0 else None
 
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return "0" if abs(v) < 1e-12 else f"{v:.4g}"  # rounding noise of a zero prediction (e.g. 1.1e-16)
+        if not math.isfinite(v):
+            return "inf" if v > 0 else "-inf" if v < 0 else "not a number"
+        return "0" if abs(v) < 1e-12 else f"{v:+.4g}"  # rounding noise of a zero prediction (e.g. 1.1e-16)
     return html.escape(str(v))
 
 
-def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str | Path, version: str) -> Path:
-    """Write ``out_dir/report.html`` and one PNG per experiment; ``items`` = (experiment, what the paper reports)."""
+def table_html(t: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in t.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in t.columns) + "</tr>" for r in t.rows)
+    note = f"<p class='note'>{html.escape(t.note)}</p>" if t.note else ""
+    return f"<h4>{html.escape(t.title)}</h4><div class='scroll'><table><tr>{head}</tr>{body}</table></div>{note}"
+
+
+def _sizes(exp: Experiment) -> str:
+    widths = ", ".join(str(w) for w in sorted({s.width for s in exp.specs}))
+    depths = ", ".join(str(d) for d in sorted({s.depth for s in exp.specs}))
+    return (f"width n = {widths}; depth L = {depths}; {len(exp.specs)} settings x {len(exp.seeds)} seeds "
+            f"({exp.seeds[0]}..{exp.seeds[-1]}); metrics: {', '.join(exp.metric_names)}; input: "
+            f"{input_text(exp)}")
+
+
+def _section(r: Rendered, options: FigureOptions) -> list[str]:
+    anchor = f"{r.exp.name}-{r.metric}"
+    parts = [f"<h3 id='{html.escape(anchor)}'>{html.escape(r.metric)}: {html.escape(r.what)}</h3>"]
+    have, total, seeds, all_seeds = r.complete
+    if have < total or seeds < all_seeds:
+        parts.append(f"<p><b>Incomplete:</b> {have} of {total} settings and {seeds} of {all_seeds} seeds are "
+                     "stored (missing or failed trials); run the sweep again to complete it.</p>")
+    if r.png is not None:
+        data = base64.b64encode(r.png.read_bytes()).decode()
+        parts.append(f"<img alt='{html.escape(r.exp.name)}: {html.escape(r.what)}' src='data:image/png;base64,"
+                     f"{data}'>")
+        parts.append(f"<p class='note'>File: <a href='{html.escape(r.figure.name)}'>{html.escape(r.figure.name)}"
+                     f"</a> ({options.fmt}{', ' + str(options.dpi) + ' dpi' if options.fmt == 'png' else ''}; "
+                     f"theory overlays {'on' if options.theory else 'off'}).</p>")
+    base = builtin_base(r.exp.name)
+    if r.caption:
+        parts.append(f"<p class='caption'><b>Paper, Figure {base[3:]}:</b> {html.escape(r.caption)}<br>"
+                     f"<b>jacstab:</b> {html.escape(r.note)}</p>")
+    if base and r.metric == "depth_curve":
+        parts.append(f"<p><b>The paper reports:</b> {html.escape(BUILTIN[base]['paper'])}</p>")
+    for t in r.tables:
+        parts.append(table_html(t))
+    if base == "fig3" and r.metric == "depth_curve":
+        parts.append(_factor_table(r))
+    return parts
+
+
+def _factor_table(r: Rendered) -> str:
+    from jacstab.theory.scaling import compare_magnitude_factors
+
+    n = r.exp.specs[0].width
+    rows = compare_magnitude_factors(n, sorted({s.sparsity for s in r.exp.specs}))
+    cols = ("sparsity", "random", "exact", "paper", "paper_over_exact")
+    return table_html(Table(f"Scaling factors for magnitude pruning vs sparsity (n = {n}; docs/scaling.md)", cols,
+                            rows, "random: (1-s)^(-1/2); exact: condition (ii) of Theorem 3.1 holds exactly; "
+                            "paper: Theorem 4.3 as printed."))
+
+
+def write_report(experiments: list[Experiment], store: Store, out_dir: str | Path, provenance: Provenance,
+                 options: FigureOptions | None = None) -> Path:
+    """Write ``out_dir/report.html`` and the figure files of ``experiments`` from ``store``; return its path.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, or no experiment has a stored value (an existing report is kept).
+    """
+    options = options or FigureOptions()
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"report folder {str(out)!r} is a file, not a folder; give another --out")
-    from jacstab.lab.plots_train import collect_training
-    from jacstab.lab.report_train import training_section
-
-    trained = {exp.name: collect_training(exp, store) for exp, _ in items if "train" in exp.metric_names}
-    collected = [(exp, paper, collect(exp, store)) for exp, paper in items if exp.name not in trained]
-    if not any(curves for _, _, curves in collected) and not any(trained.values()):
-        names = ", ".join(exp.name for exp, _ in items)
-        raise ValueError(f"no stored depth curves for {names} in this store: nothing to report (an existing report "
-                         "is left as it is); run the sweeps first, or pass --quick for quick-size results")
+    if not any(collect(exp, store, m) for exp in experiments for m in exp.metric_names):
+        names = ", ".join(exp.name for exp in experiments)
+        raise ValueError(f"no stored results for {names} in this store: nothing to report (an existing report "
+                         "is left as it is); run the sweeps first")
     out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    done = [(exp, render(exp, store, out, options)) for exp in experiments]
+    wall = f"{time.perf_counter() - t0:.1f} s figures and report"
+    if provenance.sweep_s is not None:
+        wall = f"{provenance.sweep_s:.1f} s sweeps + {wall}"
+    prov = [*provenance.rows(), ("wall time", wall)]
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>jacstab report</title><style>",
-        "body{font-family:sans-serif;max-width:960px;margin:auto} table{border-collapse:collapse}",
-        "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right} td:first-child{text-align:left}",
-        "</style></head><body><h1>jacstab report</h1>",
-        f"<p>jacstab {html.escape(version)}; natural-log slopes per layer (mean of per-seed least-squares slopes "
-        "over the second half of the depths, 95% CI over seeds); theory from jacstab.theory.predict: the slope "
-        "(1/2) log(sigma2_eff E[phi'^2]) (Theorem 2.2, generalised) and the free-probability edge "
-        "(n &rarr; &infin;), or \"no prediction\" where neither applies.</p>",
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>jacstab report</title><style>{CSS}</style></head><body><h1>jacstab report</h1>",
+        "<dl class='prov'>" + "".join(f"<dt>{html.escape(k)}</dt><dd><code>{html.escape(v)}</code></dd>"
+                                      for k, v in prov) + "</dl>",
+        "<p>All logarithms in this report and its figures are <b>base 10</b> (the store, the API and the CLI hold "
+        "natural logs: divide by ln 10 = 2.3026). Bands and &plusmn; are 95% Student-t confidence intervals of the "
+        "mean over seeds (sample sd with ddof 1); seeds whose Jacobian is exactly zero are counted, not averaged. "
+        "Theory comes from jacstab.theory.predict and is drawn and tabulated only where it applies; elsewhere "
+        "the tables say \"no prediction\".</p>",
+        "<h2>Contents</h2><ul>",
     ]
-    for exp, paper, curves in collected:
-        if not curves:
-            parts.append(f"<h2>{html.escape(exp.name)}</h2><p>No stored results: run the sweep first.</p>")
-            continue
-        png = plot_curves(curves, exp.name, out / f"{exp.name}.png")
-        data = base64.b64encode(png.read_bytes()).decode()
-        rows = growth_rows(curves)
-        parts.append(f"<h2 id='{html.escape(exp.name)}'>{html.escape(exp.name)}</h2>")
-        stored = sum(c.log_norm.shape[0] for c in curves)
-        if len(curves) < len(exp.specs) or stored < len(exp.specs) * len(exp.seeds):
-            parts.append(
-                f"<p><b>Incomplete:</b> {len(curves)} of {len(exp.specs)} settings and {stored} of "
-                f"{len(exp.specs) * len(exp.seeds)} seeds are stored; run the sweep to complete this figure.</p>"
-            )
-        parts.append(
-            f"<p><a href='{png.name}'>{png.name}</a></p><img alt='{html.escape(exp.name)}' "
-            f"src='data:image/png;base64,{data}' width='750'>"
-        )
-        parts.append(
-            f"<p><b>The paper reports:</b> {html.escape(paper)}</p><table><tr>"
-            + "".join(f"<th>{c}</th>" for c in TABLE_COLS)
-            + "</tr>"
-        )
-        parts += ["<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in TABLE_COLS) + "</tr>" for r in rows]
-        parts.append("</table>")
-        if "eta" in varying_fields(curves):
-            extra = plot_final_vs(curves, "eta", exp.name, out / f"{exp.name}-vs-eta.png")
-            parts.append(
-                f"<p><a href='{extra.name}'>{extra.name}</a></p><img alt='{html.escape(exp.name)} vs eta' "
-                f"src='data:image/png;base64,{base64.b64encode(extra.read_bytes()).decode()}' width='650'>"
-            )
-        if any(c.spec.prune == "magnitude" for c in curves):
-            parts.append(_factor_table(curves[0].spec.width, sorted({c.spec.sparsity for c in curves})))
-    exps = {exp.name: (exp, paper) for exp, paper in items}
-    for name, trials in trained.items():
-        exp, paper = exps[name]
-        if name.startswith("fig9-eta") and name.replace("eta", "iid") in trained:
-            continue  # drawn as the right panel of fig9-iid's figure
-        partner_name = name.replace("iid", "eta") if name.startswith("fig9-iid") else None
-        partner = (exps[partner_name][0], trained[partner_name]) if partner_name in trained else None
-        parts += training_section(exp, paper, trials, out, partner)
-        if partner is not None:
-            parts.append(f"<h3>{html.escape(partner_name)}</h3><p><b>The paper reports:</b> "
-                         f"{html.escape(exps[partner_name][1])}</p>")
-            from jacstab.lab.report_train import table
-
-            if partner[1]:
-                parts.append(table(partner[1]))
+    for exp, rendered in done:
+        links = ", ".join(f"<a href='#{html.escape(exp.name)}-{r.metric}'>{html.escape(r.metric)}</a>"
+                          for r in rendered) or "no stored results"
+        parts.append(f"<li><a href='#{html.escape(exp.name)}'>{html.escape(exp.name)}</a>: {links}</li>")
+    parts.append("</ul>")
+    for exp, rendered in done:
+        parts.append(f"<h2 id='{html.escape(exp.name)}'>{html.escape(exp.name)}</h2><p>{html.escape(_sizes(exp))}"
+                     "</p>")
+        if not rendered:
+            parts.append("<p>No stored results for this experiment: run its sweep first.</p>")
+        for r in rendered:
+            parts += _section(r, options)
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts))
     return path
-
-
-def _factor_table(n: int, sparsities: list[float]) -> str:
-    """Scaling factors for magnitude pruning vs sparsity (the paper's Fig. 3 lower right), width ``n``."""
-    cols = ("sparsity", "random", "exact", "paper", "paper_over_exact")
-    rows = compare_magnitude_factors(n, sparsities)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in cols) + "</tr>" for r in rows)
-    return (
-        f"<p><b>Scaling factors vs sparsity</b> (magnitude pruning, n = {n}; see docs/scaling.md):</p><table><tr>"
-        + "".join(f"<th>{c}</th>" for c in cols)
-        + "</tr>"
-        + body
-        + "</table>"
-    )

@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from jacstab._checks import EXECUTORS, check_choice
+from jacstab.lab.catalog import register
 from jacstab.lab.experiment import Experiment
 from jacstab.lab.store import Store, TrialResult
 from jacstab.lab.trials import Trial, compute
@@ -64,6 +65,7 @@ def run_experiment(
     """
     check_run_options(executor, workers, address)
     todo = exp.trials()
+    register(store, exp)  # so reports and exports know which experiments hold which trials
     status = store.statuses(t.id for t in todo)
     pending = [t for t in todo if status.get(t.id) is None or (retry_errors and status[t.id] == "error")]
     retrying = {t.id for t in pending if t.id in status}

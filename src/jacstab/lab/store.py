@@ -7,6 +7,14 @@ its attempt count are stored with it. A finished trial (its row and all its valu
 half a trial. A done trial is never overwritten (concurrent writers and reruns are duplicate-free); an errored one
 is replaced by its retry, with the attempt count incremented.
 
+Experiments are registered by name (:meth:`Store.register_experiment`, called by the runner before it computes):
+the latest definition of each name (JSON, :mod:`jacstab.lab.catalog`) and every trial id it ever listed, so
+``jacstab report`` finds every experiment in a store and exports carry an ``experiment`` column.
+
+Exports (:meth:`Store.rows`, :meth:`Store.dataframe`, :meth:`Store.curves`) are tidy: one row per value, the
+position ``index`` 1-based (the depth for ``depth_curve``, the rank for ``spectrum`` and ``lyapunov``), the
+experiment(s) holding the trial, and the spec fields.
+
 Stores written by jacstab 0.1 are upgraded in place (new columns added); their trials keep their old ids (which
 hashed the package version and not the metric parameters), so they are kept and exported but never reused.
 """
@@ -47,8 +55,29 @@ CREATE TABLE IF NOT EXISTS trial_values (
     PRIMARY KEY (trial_id, metric, idx)
 );
 CREATE INDEX IF NOT EXISTS trials_spec ON trials(spec_hash);
+CREATE TABLE IF NOT EXISTS experiments (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    registered REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS experiment_trials (
+    experiment TEXT NOT NULL,
+    trial_id TEXT NOT NULL,
+    PRIMARY KEY (experiment, trial_id)
+);
 """
 _ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 1", "identity": "TEXT"}  # since jacstab 0.2
+
+
+_NOT_SPEC = ["experiment", "trial_id", "spec_hash", "seed", "status", "error", "metric", "index", "value"]
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError as e:
+        raise ValueError("Store.dataframe and Store.curves need pandas: pip install 'jacstab[data]'") from e
+    return pd
 
 
 @dataclass(frozen=True)
@@ -178,22 +207,67 @@ class Store:
         """Trials stored by jacstab 0.1 (old identity scheme): kept and exported, never reused."""
         return int(self.conn.execute("SELECT COUNT(*) FROM trials WHERE identity IS NULL").fetchone()[0])
 
-    def rows(self) -> list[dict[str, Any]]:
-        """Long-format rows ``{trial_id, seed, status, metric, idx, value, **spec fields}``, one per value."""
+    def _has_table(self, name: str) -> bool:
+        q = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self.conn.execute(q, (name,)).fetchone() is not None
+
+    def register_experiment(self, name: str, definition: str, trial_ids: Iterable[str]) -> None:
+        """Record experiment ``name`` (its JSON ``definition`` replaces an older one of the same name) and add
+        ``trial_ids`` to its membership, in one transaction."""
+        ids = list(trial_ids)
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO experiments VALUES (?, ?, ?)", (name, definition, time.time()))
+            pairs = [(name, t) for t in ids]
+            self.conn.executemany("INSERT OR IGNORE INTO experiment_trials VALUES (?, ?)", pairs)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def experiment_definitions(self) -> dict[str, str]:
+        """``{name: definition JSON}`` of the registered experiments, oldest registration first (a store from
+        before jacstab 0.3 has none)."""
+        if not self._has_table("experiments"):
+            return {}
+        q = "SELECT name, definition FROM experiments ORDER BY registered, name"
+        return dict(self.conn.execute(q).fetchall())
+
+    def memberships(self) -> dict[str, list[str]]:
+        """``{trial_id: [experiment names]}`` (sorted names) for every registered trial."""
+        if not self._has_table("experiment_trials"):
+            return {}
+        out: dict[str, list[str]] = {}
+        for exp, tid in self.conn.execute("SELECT experiment, trial_id FROM experiment_trials ORDER BY experiment"):
+            out.setdefault(tid, []).append(exp)
+        return out
+
+    def rows(self, *, experiment: str | None = None) -> list[dict[str, Any]]:
+        """Long-format rows ``{experiment, trial_id, spec_hash, seed, status, error, metric, index, value, **spec
+        fields}``, one per value; ``index`` is 1-based (depth for ``depth_curve``, rank for ``spectrum``/``lyapunov``);
+        ``experiment`` names the experiments holding the trial (``", "``-joined; None when unregistered).
+        ``experiment=NAME`` keeps that experiment's trials only (and names it alone)."""
+        member = self.memberships()
         out = []
         q = (
-            "SELECT t.trial_id, t.spec_json, t.seed, t.status, t.error, v.metric, v.idx, v.value FROM trials t "
-            "LEFT JOIN trial_values v ON v.trial_id = t.trial_id ORDER BY t.spec_hash, t.seed, v.metric, v.idx"
+            "SELECT t.trial_id, t.spec_hash, t.spec_json, t.seed, t.status, t.error, v.metric, v.idx, v.value "
+            "FROM trials t LEFT JOIN trial_values v ON v.trial_id = t.trial_id "
+            "ORDER BY t.spec_hash, t.seed, v.metric, v.idx"
         )
-        for tid, spec_json, seed, status, error, metric, idx, value in self.conn.execute(q):
+        for tid, spec_hash, spec_json, seed, status, error, metric, idx, value in self.conn.execute(q):
+            names = member.get(tid, [])
+            if experiment is not None and experiment not in names:
+                continue
             out.append(
                 {
+                    "experiment": experiment if experiment is not None else (", ".join(names) or None),
                     "trial_id": tid,
+                    "spec_hash": spec_hash,
                     "seed": seed,
                     "status": status,
                     "error": error,
                     "metric": metric,
-                    "idx": idx,
+                    "index": None if idx is None else idx + 1,
                     "value": value,
                     **json.loads(spec_json),
                 }
@@ -209,13 +283,28 @@ class Store:
         ).fetchall()
         return [math.nan if r[0] is None else r[0] for r in rows]
 
-    def dataframe(self):
-        """:meth:`rows` as a pandas DataFrame (needs pandas: ``pip install 'jacstab[data]'``)."""
-        try:
-            import pandas as pd
-        except ImportError as e:
-            raise ValueError("Store.dataframe needs pandas: pip install 'jacstab[data]'") from e
-        return pd.DataFrame(self.rows())
+    def dataframe(self, *, experiment: str | None = None):
+        """:meth:`rows` as a pandas DataFrame (needs pandas: ``pip install 'jacstab[data]'``).
+
+        Spec fields that are None in every row (``threshold``, ``keep`` when unused) are dropped, so grouping by
+        the remaining spec columns keeps every row (pandas drops groups whose key is None/NaN)."""
+        frame = _pandas().DataFrame(self.rows(experiment=experiment))
+        unused = [c for c in frame.columns if c not in _NOT_SPEC and frame[c].isna().all()]
+        return frame.drop(columns=unused)
+
+    def curves(self, metric: str = "depth_curve", *, experiment: str | None = None):
+        """Tidy DataFrame of one metric's finished values: columns ``experiment, spec_hash, seed, d`` (the prefix
+        depth ``1..L`` for ``depth_curve``; ``index``, the 1-based rank, for other metrics), ``value`` (natural log
+        for ``depth_curve``, ``spectrum`` and ``lyapunov``), then the spec fields used (all-None ones dropped;
+        ``depth`` is the spec's ``L``). ``df.groupby(["spec_hash", "d"])`` or ``df.groupby([*spec fields, "d"])``
+        gives one group per setting and depth."""
+        frame = self.dataframe(experiment=experiment)
+        if frame.empty:
+            return frame
+        frame = frame[(frame["status"] == "done") & (frame["metric"] == metric)]
+        frame = frame.drop(columns=["status", "error", "metric", "trial_id"])
+        frame["index"] = frame["index"].astype(int)
+        return frame.rename(columns={"index": "d"} if metric == "depth_curve" else {}).reset_index(drop=True)
 
     def counts(self) -> dict[str, int]:
         """``{"done": ..., "error": ...}``."""

@@ -1,28 +1,27 @@
-"""Figures and tables of the training experiments (paper Section 6, Figures 7-9), from the store.
+"""Figures and tables of the training metric (paper Section 6, Figures 7-9) for the report's registry.
 
-* Figs. 7-8: test accuracy and test loss of a randomly pruned MLP as heatmaps over depth x sparsity, one row per
-  scaling (top: no scaling, bottom: ``(1-s)^(-1/2)``), as in the paper.
-* Fig. 9: test error (%) vs depth, one curve per ``sigma_w^2`` (left, iid) or per ``eta`` (right, correlated), chance
-  level marked; with several seeds, the mean and a 95% t-interval.
-* Training curves: ``log ||J||`` (natural log, at test image 0) and test accuracy vs epoch for every setting, so
-  "stable at initialisation -> stable during training" (paper Section 7) can be checked.
-* A table putting each setting's initial ``log ||J||`` next to its final accuracy.
+* Figs. 7-8 (``fig7_8``): test accuracy and test loss of a randomly pruned MLP as heatmaps over depth x sparsity,
+  one row per scaling (top: no scaling, bottom: ``(1-s)^(-1/2)``), as in the paper.
+* Fig. 9 and any training experiment (``figure``): test error (%) vs depth, one curve per value of the varying
+  field (``sigma_w^2``, ``eta``, ...), chance level marked, 95% t-interval over seeds when there are several; beside
+  it ``ln ||J||`` (natural log, at test image 0) and test accuracy vs epoch, so "stable at initialisation -> stable
+  during training" (paper Section 7) can be checked.
+* ``tables``: each setting's initial and final ``ln ||J||`` next to its final test accuracy.
 
-matplotlib is imported only when a figure is drawn. Diverged runs (non-finite loss) are counted and shown at chance
-accuracy, never dropped.
+Diverged runs (non-finite loss) are counted and shown at chance accuracy (their norm after divergence is undefined
+and marked), never dropped.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from jacstab.lab.experiment import Experiment
+from jacstab.lab.figures._data import Context, Table
+from jacstab.lab.figures._style import pyplot
 from jacstab.lab.metrics import get_metric
-from jacstab.lab.store import Store
 from jacstab.specs import NetSpec
 
 
@@ -43,22 +42,15 @@ class Trained:
         return bool(self.final["diverged"])
 
 
-def collect_training(exp: Experiment, store: Store) -> list[Trained]:
-    """Every finished training trial of ``exp`` in the store, in grid order."""
+def trained(ctx: Context) -> list[Trained]:
+    """The context's stored training values as :class:`Trained` trials (NaN padding and SQLite NULLs -> NaN)."""
     metric, out = get_metric("train"), []
-    for spec in exp.specs:
-        for seed in exp.seeds:
-            values = store.values(exp.trial(spec, seed).id, "train")
-            if values:
-                recs = [{**r, "epoch": i} for i, r in enumerate(metric.records(_nan(values)))]
-                out.append(Trained(spec, seed, tuple(recs)))
+    for s in ctx.settings:
+        for row, seed in zip(s.values, s.seeds):
+            vals = [float(v) for v in row if v is not None]
+            recs = [{**r, "epoch": i} for i, r in enumerate(metric.records(vals))]
+            out.append(Trained(s.spec, seed, tuple(recs)))
     return out
-
-
-def _nan(values: list) -> list[float]:
-    """Stored NaNs come back from SQLite as NULL (None)."""
-    return [math.nan if v is None else float(v) for v in values]
-
 
 def mean_ci(values: list[float]) -> tuple[float, float, float]:
     """Mean and 95% t-interval (scipy.stats) of ``values``; a single value has no interval (nan, nan)."""
@@ -104,23 +96,14 @@ def table_rows(trials: list[Trained]) -> list[dict]:
     return rows
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_fig7_8(trials: list[Trained], title: str, path: Path, dpi: int = 150) -> Path:
-    """Heatmaps depth x sparsity of the final test accuracy (left) and test loss (right); rows: scaling none / random
-    (the paper's Figs. 7 and 8, top: no scaling, bottom: scaled). Diverged cells show their count."""
-    plt = _pyplot()
+def fig7_8(ctx: Context):
+    """Heatmaps depth x sparsity of the final test accuracy (left) and test loss (right); rows: one per scaling
+    (the paper's Figs. 7 and 8, top: no scaling, bottom: scaled); seed means; 'div.': every seed diverged."""
+    plt, trials, title = pyplot(), trained(ctx), ctx.exp.name
     scalings = sorted({t.spec.scaling for t in trials}, key=lambda s: s != "none")
     depths = sorted({t.spec.depth for t in trials})
     sparsities = sorted({t.spec.sparsity for t in trials})
-    fig, axes = plt.subplots(len(scalings), 2, figsize=(9, 3.4 * len(scalings)), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(len(scalings), 2, figsize=(9, 3.4 * len(scalings)), squeeze=False)
     for row, scaling in enumerate(scalings):
         for col, (key, cmap, name) in enumerate((("test_accuracy", "viridis", "test accuracy"),
                                                  ("test_loss", "magma_r", "test loss"))):
@@ -147,50 +130,76 @@ def plot_fig7_8(trials: list[Trained], title: str, path: Path, dpi: int = 150) -
             scaled = "no scaling" if scaling == "none" else r"scaling $(1-s)^{-1/2}$"
             ax.set_title(f"{name}, {scaled}", fontsize=9)
             fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"{title}: randomly pruned MLP, width n = {trials[0].spec.width}, {_seeds(trials)} "
-                 "('div.': diverged)", fontsize=9)
-    return _save(fig, path, plt)
+    fig.suptitle(f"{title}: randomly pruned MLP, width n = {trials[0].spec.width}, {_seeds(trials)}, "
+                 f"{_data(ctx)} ('div.': diverged)", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
-def plot_error_vs_depth(panels: list[tuple[str, list[Trained], str]], title: str, path: Path,
-                        dpi: int = 150) -> Path:
-    """Test error (%) vs depth, one curve per value of a field (paper Fig. 9); ``panels`` = (panel title, trials,
-    field or None for one curve). Chance level (90% for 10 classes) dashed; with several seeds the 95% t-interval as
-    a band."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=dpi, squeeze=False)
-    for ax, (name, trials, field) in zip(axes[0], panels):
-        get = (lambda spec: None) if field is None else (lambda spec, f=field: getattr(spec, f))
-        values = sorted({get(t.spec) for t in trials}, key=lambda v: (v is None, v))
-        cmap = plt.get_cmap("viridis")
-        for k, v in enumerate(values):
-            depths = sorted({t.spec.depth for t in trials if get(t.spec) == v})
-            stats_ = [mean_ci([100 * (1 - t.final["test_accuracy"]) for t in trials
-                               if get(t.spec) == v and t.spec.depth == d]) for d in depths]
-            color = cmap(k / max(1, len(values) - 1) * 0.9)
-            lab = "measured" if field is None else _value_label(field, v)
-            ax.plot(depths, [s[0] for s in stats_], "o-", color=color, label=lab)
-            lo, hi = [s[1] for s in stats_], [s[2] for s in stats_]
-            if not any(math.isnan(x) for x in lo):
-                ax.fill_between(depths, lo, hi, color=color, alpha=0.2, linewidth=0)
-        classes = trials[0].spec.out_dim
-        ax.axhline(100 * (1 - 1 / classes), color="grey", linestyle="--", linewidth=1, label="chance")
-        ax.set_xlabel("depth L")
-        ax.set_ylabel("test error (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(name, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"{title}: width n = {panels[0][1][0].spec.width}, {_seeds(panels[0][1])}", fontsize=9)
-    return _save(fig, path, plt)
+def applies_fig7_8(ctx: Context) -> bool:
+    return "sparsity" in ctx.varying
 
 
-def plot_training_curves(trials: list[Trained], title: str, path: Path, dpi: int = 150) -> Path:
-    """``log ||J||`` (natural log, test image 0) and test accuracy vs epoch, one line per setting and depth (seed
-    means); colour = setting, line style = depth."""
-    plt = _pyplot()
+def figure(ctx: Context):
+    """Any training experiment (Fig. 9's panels): test error vs depth per value of the varying field, and the
+    Jacobian and test accuracy through training."""
+    plt, trials = pyplot(), trained(ctx)
     fields = _varying(trials)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4), dpi=dpi)
+    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(13.5, 4))
+    draw_error_vs_depth(a0, trials, fields[0] if fields else None)
+    draw_curves(a1, a2, trials)
+    kind = {"sigma2": "iid weights", "eta": r"correlated weights $W_{ind} + \eta w$"}.get(fields[0] if fields
+                                                                                          else "", "")
+    fig.suptitle(f"{ctx.exp.name}: {kind + ', ' if kind else ''}width n = {trials[0].spec.width}, {_seeds(trials)}, "
+                 f"{_data(ctx)}; right: after a divergence the norm is undefined (x marks the last finite value)",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def tables(ctx: Context) -> list[Table]:
+    rows = table_rows(trained(ctx))
+    return [Table("Jacobian at initialisation and after training vs test accuracy", tuple(rows[0]) if rows else (),
+                  rows, "ln||J|| (natural log) at test image 0, seed means; test accuracy: mean over seeds with its "
+                  "95% t-interval; diverged runs count at chance accuracy.")]
+
+
+def _data(ctx: Context) -> str:
+    p = dict(ctx.exp.metrics[0].params)
+    return (f"{p['dataset']}, {p['epochs']} epochs, {'all' if p['subset'] is None else p['subset']} examples, "
+            f"lr {'/'.join(f'{v:g}' for v in p['lr'])}")
+
+
+def draw_error_vs_depth(ax, trials: list[Trained], field: str | None) -> None:
+    """Test error (%) vs depth, one curve per value of ``field`` (None: one curve); chance level dashed; with
+    several seeds the 95% t-interval as a band (paper Fig. 9)."""
+    plt = pyplot()
+    get = (lambda spec: None) if field is None else (lambda spec, f=field: getattr(spec, f))
+    values = sorted({get(t.spec) for t in trials}, key=lambda v: (v is None, v))
+    cmap = plt.get_cmap("viridis")
+    for k, v in enumerate(values):
+        depths = sorted({t.spec.depth for t in trials if get(t.spec) == v})
+        stats_ = [mean_ci([100 * (1 - t.final["test_accuracy"]) for t in trials
+                           if get(t.spec) == v and t.spec.depth == d]) for d in depths]
+        color = cmap(k / max(1, len(values) - 1) * 0.9)
+        lab = "measured" if field is None else _value_label(field, v)
+        ax.plot(depths, [s[0] for s in stats_], "o-", color=color, label=lab)
+        lo, hi = [s[1] for s in stats_], [s[2] for s in stats_]
+        if not any(math.isnan(x) for x in lo):
+            ax.fill_between(depths, lo, hi, color=color, alpha=0.2, linewidth=0)
+    classes = trials[0].spec.out_dim
+    ax.axhline(100 * (1 - 1 / classes), color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("test error (%) after training")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def draw_curves(a1, a2, trials: list[Trained]) -> None:
+    """``ln ||J||`` (test image 0) and test accuracy vs epoch, one line per setting and depth (seed means);
+    colour = setting, line style = depth."""
+    plt = pyplot()
+    fields = _varying(trials)
     settings = sorted({_setting(t.spec, fields) for t in trials})
     depths = sorted({t.spec.depth for t in trials})
     styles = ["-", "--", ":", "-."]
@@ -227,9 +236,6 @@ def plot_training_curves(trials: list[Trained], title: str, path: Path, dpi: int
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
     a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"{title}: the Jacobian through training, seed means (after a divergence the norm is undefined: "
-                 "x marks the last finite value)", fontsize=9)
-    return _save(fig, path, plt)
 
 
 def _pretty(setting: str) -> str:
@@ -248,11 +254,3 @@ def _value_label(field: str, v) -> str:
 def _seeds(trials: list[Trained]) -> str:
     k = len({t.seed for t in trials})
     return f"{k} seed{'s' if k > 1 else ''} per setting"
-
-
-def _save(fig, path: Path, plt) -> Path:
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
