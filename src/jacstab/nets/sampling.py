@@ -12,6 +12,7 @@ from ``(seed, "hidden", k)`` (:mod:`jacstab.nets.streams`). Consequences users c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -20,7 +21,7 @@ import torch
 from jacstab._checks import check_int
 from jacstab.correlation import structured_normal
 from jacstab.nets.activations import get_activation
-from jacstab.nets.layers import Dense
+from jacstab.nets.layers import Dense, GatedDense
 from jacstab.nets.network import Network
 from jacstab.nets.pruning import apply_scaling, random_masks, snip_scores, top_masks
 from jacstab.nets.streams import (
@@ -32,6 +33,7 @@ from jacstab.nets.streams import (
     STREAM_OUT,
     STREAM_SHARED,
     STREAM_SNIP,
+    bernoulli_gate,
     gaussian,
     generator,
     haar_orthogonal,
@@ -140,6 +142,13 @@ def _prune(parent: Network, data) -> list[torch.Tensor]:
     return pruned
 
 
+def fixed_gate_layers(layers, seed: int, p: float) -> tuple[GatedDense, ...]:
+    """``layers`` with the fixed Bernoulli(``p``) gates of ``seed``: layer ``k`` (1-based) gets ``D_{k-1}``
+    (:func:`~jacstab.nets.streams.bernoulli_gate`)."""
+    gates = [bernoulli_gate(seed, k, len(layer.weight), p) for k, layer in enumerate(layers)]
+    return tuple(GatedDense(la.weight, la.activation, la.restricts_columns, g) for la, g in zip(layers, gates))
+
+
 def check_device(device, what: str = "device") -> torch.device | None:
     """``torch.device(device)`` (None stays None), or a ``ValueError`` naming ``what`` (e.g. ``--device``) and what
     to give instead: only cpu and cuda are supported, and cuda only where a GPU is present."""
@@ -162,7 +171,9 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     Hidden matrices: Gaussian ``W_ij ~ N(0, sigma2/n)`` (optionally correlated: ``eta``, ``correlation``) or
     ``sqrt(sigma2) * Haar orthogonal``, then pruned and scaled per ``spec.prune`` / ``spec.scaling``
     (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
-    (paper eq. 1). Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
+    (paper eq. 1). ``spec.gates='bernoulli'``: the same weights, with layer ``k`` gated by a fixed iid
+    Bernoulli(``gate_p``) ``D_{k-1}`` (:class:`~jacstab.nets.layers.GatedDense`).
+    Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
     ``dtype`` and moved to ``device``: float32 and float64 networks with the same seed share their draws and their
     masks (the float32 weights are the float64 ones rounded), so the two can be paired. The price: a float32
     network costs the float64 draws (about 2x the time of float32 draws; unpruned nets are cast layer by layer, so
@@ -199,4 +210,6 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     net = Network(spec, seed, tuple(layers), w_in, w_out)
     if spec.pruning.active:
         net = net.replace(weights=_prune(net, data), provenance=net.provenance)  # still a draw from the spec
+    if spec.gates == "bernoulli":  # gated after pruning, so SNIP scores (and the weights) match gates='forward'
+        net = dataclasses.replace(net, layers=fixed_gate_layers(net.layers, seed, spec.gate_p))
     return net if device is None and dtype == f64 else net.to(device=device, dtype=dtype)

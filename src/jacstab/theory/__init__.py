@@ -14,6 +14,7 @@ from jacstab.theory.free import (
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants
 from jacstab.theory.growth import growth_rate
 from jacstab.theory.lyapunov import gaussian_lyapunov, log_norm_sq_lognormal
+from jacstab.theory.masked import MaskedLyapunov, masked_log_norm_sq, masked_lyapunov, masked_top_lyapunov
 from jacstab.theory.predict import Prediction, law_second_moment, predict
 from jacstab.theory.scaling import (
     compare_magnitude_factors,
@@ -25,6 +26,7 @@ from jacstab.theory.scaling import (
 
 __all__ = [
     "GaussianConstants",
+    "MaskedLyapunov",
     "Prediction",
     "compare_magnitude_factors",
     "density",
@@ -38,6 +40,9 @@ __all__ = [
     "log_norm_sq_lognormal",
     "log_spectral_edge",
     "log_spectral_edge_two_atom",
+    "masked_log_norm_sq",
+    "masked_lyapunov",
+    "masked_top_lyapunov",
     "moments",
     "paper_magnitude_factor",
     "predict",
