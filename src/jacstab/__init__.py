@@ -31,7 +31,7 @@ _EXPORTS = {
     "singular_values": "jacstab.engine",
     "certify": "jacstab.certificate",
 }
-_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs")
+_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs", "stats")
 
 __all__ = [
     "CorrelationModel",
@@ -55,11 +55,12 @@ __all__ = [
     "sample",
     "singular_values",
     "specs",
+    "stats",
     "theory",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jacstab import correlation, engine, lab, nets, pruning, specs, theory
+    from jacstab import correlation, engine, lab, nets, pruning, specs, stats, theory
     from jacstab.certificate import certify
     from jacstab.engine import (
         depth_curve,

@@ -93,6 +93,17 @@ def _hidden(spec: NetSpec, seed: int, k: int, dtype: torch.dtype) -> torch.Tenso
     return z.mul_(math.sqrt(spec.sigma2 / n))
 
 
+def hidden_matrix(spec: NetSpec, seed: int, k: int) -> torch.Tensor:
+    """``W_k`` (``k = 1..L``) of ``sample(spec, seed)`` before pruning, float64 on the CPU: the same draws, so batched
+    code (``jacstab.stats``) sees exactly the weights of the networks it stands for."""
+    return _hidden(spec, seed, k, torch.float64)
+
+
+def input_matrix(spec: NetSpec, seed: int) -> torch.Tensor:
+    """``W_in`` of ``sample(spec, seed)`` (float64, CPU)."""
+    return gaussian(spec.width, spec.input_dim, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=torch.float64)
+
+
 def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
     if data is not None:
         x, y = data
@@ -200,12 +211,12 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     check_size(spec, dtype)
     device = check_device(device)
-    n, d = spec.width, spec.input_dim
+    n = spec.width
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64
     keep = f64 if spec.pruning.active else dtype  # pruning ranks the float64 weights; else cast layer by layer
     layers = [Dense(_hidden(spec, seed, k, f64).to(keep), act) for k in range(1, spec.depth + 1)]
-    w_in = gaussian(n, d, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=f64)
+    w_in = input_matrix(spec, seed)
     w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=f64)
     net = Network(spec, seed, tuple(layers), w_in, w_out)
     if spec.pruning.active:

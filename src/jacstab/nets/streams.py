@@ -16,6 +16,7 @@ from jacstab._checks import check_int
 STREAM_IN, STREAM_HIDDEN, STREAM_OUT, STREAM_INPUT = 0, 1, 2, 3
 STREAM_MASK, STREAM_ETA, STREAM_SHARED, STREAM_SNIP = 4, 5, 6, 7
 STREAM_INDEPENDENT = 7  # with a depth as second key: the networks of depth_curve(independent=True)
+STREAM_STATS = 9  # jacstab.stats: which gate entries and pairs are examined (keyed by the first seed)
 STREAM_GATES = 8  # gates='bernoulli': D_k drawn from generator(child_seed(seed, STREAM_GATES), k), k = 0..L-1
 DEFAULT_INPUT_SEED = 20250101
 MAX_SEED = 2**63 - 1
