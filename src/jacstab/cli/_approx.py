@@ -15,8 +15,8 @@ COLUMNS = ["test", "statistic", "p_value", "df", "n"]
 @click.command(
     cls=Command,
     example=[
-        "jacstab approx21 --width 100 --depth 30 --layer 10 --networks 1000 --format csv",
-        "jacstab approx21 -n 100 -L 30 --eta 0.125 --pairing factor",
+        "jacstab approx21 --width 100 --depth 30 --layer 10 --networks 200 --format csv",
+        "jacstab approx21 -n 64 -L 12 -l 6 -N 200 --eta 0.125 --pairing factor",
     ],
 )
 @option("--width", "-n", group=_NET, type=int, required=True, help="Hidden width n (>= 2).")
@@ -31,7 +31,7 @@ COLUMNS = ["test", "statistic", "p_value", "df", "n"]
 @option("--rho", group=_NET, type=float, default=0.0, show_default=True, help="Target correlation.")
 @option("--layer", "-l", group=_TEST, type=int, default=10, show_default=True, help="l in [1, L-1]: D_l, W_l.")
 @option("--networks", "-N", group=_TEST, type=int, default=1000, show_default=True, help="N networks (>= 2).")
-@option("--pairs", "-P", group=_TEST, type=int, default=50, show_default=True, help="Random gate pairs for the KS.")
+@option("--pairs", "-P", group=_TEST, type=int, default=None, help="Random gate pairs for the KS [min(50, n(n-1)/2)].")
 @option("--pairing", group=_TEST, type=Choice(PAIRINGS), default="same", show_default=True,
         help="T_D of D_l (same: the paper's pairing with W_l) or of D_{l-1} (factor: J's W_l D_{l-1}).")  # fmt: skip
 @option("--seed0", group=_TEST, type=int, default=0, show_default=True, help="Networks are seeds S0..S0+N-1.")

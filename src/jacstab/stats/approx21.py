@@ -14,6 +14,7 @@ from jacstab.stats._draw import GateDraw, draw_gates
 from jacstab.stats.inference import TestResult, activity_binom, chi2_pair, pair_pvalues, pearson, uniformity_ks
 
 MAX_NETWORKS = 10**6
+DEFAULT_PAIRS = 50
 TESTS = ("chi2_pair", "chi2_pvalues_ks", "activity_binom", "tw_td_pearson")
 
 
@@ -99,7 +100,7 @@ def approx21(
     networks: int = 1000,
     layer: int = 10,
     *,
-    pairs: int = 50,
+    pairs: int | None = None,
     pairing: str = "same",
     seed0: int = 0,
     x: torch.Tensor | None = None,
@@ -124,8 +125,9 @@ def approx21(
     Args:
         spec: an unpruned ReLU :class:`~jacstab.NetSpec` (``eta``, ``correlation``, ``gates`` allowed).
         networks: ``N >= 2``; layer: ``l`` in ``[1, L-1]`` (the paper: ``l = 10``, ``L = 30``, ``n = 100``,
-        ``N = 1000``); pairs: ``P``, the number of random entry pairs; pairing: ``same`` | ``factor``;
-        seed0: the first seed; x: raw input (default the spec's normalised input, paper footnote 1).
+        ``N = 1000``); pairs: ``P``, the number of random entry pairs (default ``min(50, n(n-1)/2)``);
+        pairing: ``same`` | ``factor``; seed0: the first seed; x: raw input (default the spec's normalised
+        input, paper footnote 1).
 
     Returns:
         An :class:`Approx21` (``rows()``: ``{test, statistic, p_value, df, n}``).
@@ -133,6 +135,8 @@ def approx21(
     Raises:
         TypeError: ``spec`` is not a NetSpec. ValueError: a bad option (named, with its range).
     """
+    if isinstance(spec, NetSpec) and pairs is None:
+        pairs = min(DEFAULT_PAIRS, spec.width * (spec.width - 1) // 2)
     _check(spec, networks, layer, pairs, seed0)
     check_choice("pairing", pairing, PAIRINGS)
     x = default_input(spec.input_dim) if x is None else _check_x(spec, x)

@@ -14,7 +14,13 @@ from jacstab.theory.free import (
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants
 from jacstab.theory.growth import growth_rate
 from jacstab.theory.lyapunov import gaussian_lyapunov, log_norm_sq_lognormal
-from jacstab.theory.masked import MaskedLyapunov, masked_log_norm_sq, masked_lyapunov, masked_top_lyapunov
+from jacstab.theory.masked import (
+    MaskedLyapunov,
+    masked_log_norm_sq,
+    masked_lyapunov,
+    masked_top_lyapunov,
+    tw_td_same_correlation,
+)
 from jacstab.theory.predict import Prediction, law_second_moment, predict
 from jacstab.theory.scaling import (
     compare_magnitude_factors,
@@ -51,4 +57,5 @@ __all__ = [
     "s_transform_two_atom",
     "scaling_factor",
     "truncated_second_moment",
+    "tw_td_same_correlation",
 ]

@@ -58,9 +58,9 @@ class MaskedLyapunov:
     infinite_width: float
 
     def survival(self, depth: int, i: int = 1) -> float:
-        """``P(K_k >= i for k = 1..depth-1)``: the probability that direction ``i`` survives a depth-``depth``
-        product (``D_0`` excluded: the measured chain starts on its open units)."""
-        return float((1.0 - self.dead[i - 1]) ** (depth - 1))
+        """``P(K_k >= i for k = 0..depth-1)``: the probability that direction ``i`` survives a depth-``depth``
+        product (for ``i = 1``: that ``J^(depth) != 0``)."""
+        return float((1.0 - self.dead[i - 1]) ** depth)
 
 
 def _check(n: int, c: float, p: float) -> tuple[int, float, float]:
@@ -105,7 +105,7 @@ def masked_lyapunov(n: int, c: float = 2.0, p: float = 0.5, k: int | None = None
         mass, dead[i - 1] = pmf[alive].sum(), pmf[~alive].sum()
         mean_psi = pmf[alive] @ special.digamma((kk[alive] - i + 1) / 2) / mass if mass > 0 else -math.inf
         out[i - 1] = 0.5 * (math.log(c / n) + math.log(2.0) + mean_psi)
-    return MaskedLyapunov(out, dead, 0.5 * math.log(c * p))
+    return MaskedLyapunov(out, dead, 0.5 * math.log(c * p))  # dead: P(K < i) per layer
 
 
 def masked_top_lyapunov(n: int, c: float = 2.0, p: float = 0.5) -> float:
@@ -142,3 +142,17 @@ def masked_log_norm_sq(n: int, depth: int, c: float = 2.0, p: float = 0.5) -> tu
     last = float(special.digamma(n / 2)) + math.log(2.0)
     mean = depth * math.log(c / n) + (depth - 1) * m + last
     return mean, (depth - 1) * v + float(special.polygamma(1, n / 2))
+
+
+def tw_td_same_correlation() -> float:
+    """``corr(T_W, T_D) -> 2 / pi^{3/2} = 0.359`` for the paper's pairing ``(W_l, D_l)`` with iid Gaussian weights.
+
+    ``T_W = n^-2 sum_ij 1{W_ij > 0}``, ``T_D = n^-1 sum_i 1{Y_i > 0}`` with ``Y = W h``, ``h = relu(Y_{l-1}) >= 0``.
+    Given ``h``, ``(W_ij, Y_i)`` are jointly Gaussian with correlation ``rho_j = h_j/||h||``, so
+    ``Cov(1{W_ij>0}, 1{Y_i>0}) = arcsin(rho_j)/(2 pi)`` (Sheppard) and
+    ``Cov(T_W, T_D) = n^-2 (2 pi)^-1 sum_j h_j/||h|| -> n^-3/2 / (2 pi^{3/2})`` (``E h / sqrt(E h^2) = pi^-1/2``
+    for a rectified Gaussian); with ``Var T_W = 1/(4 n^2)`` and ``Var T_D = 1/(4 n)`` the correlation is
+    ``2/pi^{3/2}`` at every large ``n`` (corrections ``O(1/n)``). So the paper's Fig. 6 statistic is correlated for
+    iid weights too: ``D_l`` is a function of ``W_l``. (Derivation: docs/approx21.md, Section 3.)
+    """
+    return 2.0 / math.pi**1.5
