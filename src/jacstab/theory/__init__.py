@@ -1,5 +1,12 @@
 """Theory: the predictions jacstab's measurements are compared with. numpy/scipy only (no torch)."""
 
+from jacstab.theory.correlated import (
+    CorrelatedPrediction,
+    GatePaths,
+    correlated_prediction,
+    edge_varying_gates,
+    gate_paths,
+)
 from jacstab.theory.free import (
     density,
     fuss_catalan_log_edge,
@@ -31,14 +38,19 @@ from jacstab.theory.scaling import (
 )
 
 __all__ = [
+    "CorrelatedPrediction",
+    "GatePaths",
     "GaussianConstants",
     "MaskedLyapunov",
     "Prediction",
     "compare_magnitude_factors",
+    "correlated_prediction",
     "density",
+    "edge_varying_gates",
     "exact_magnitude_factor",
     "fuss_catalan_log_edge",
     "fuss_catalan_moment",
+    "gate_paths",
     "gaussian_constants",
     "gaussian_lyapunov",
     "growth_rate",
