@@ -293,3 +293,25 @@ def test_cli_network_commands_take_gates(capsys):
     assert code == 0, err
     curve = jacstab.depth_curve(jacstab.sample(jacstab.NetSpec(12, 3, gates="bernoulli", gate_p=0.7), 0))
     assert [r["log_norm"] for r in json.loads(out)] == curve.tolist()
+
+
+# --- lab -----------------------------------------------------------------------------------------------------------
+
+
+def test_approx21_metric_roundtrip_and_figures(tmp_path):
+    """The stored layout decodes to exactly the library's numbers; the figures are written."""
+    from jacstab.lab.metrics import decode_approx21, get_metric
+    from jacstab.lab.plots_approx import figures_for_approx21, test_rows
+
+    spec = jacstab.NetSpec(16, 4, eta=0.1)
+    params = {"networks": 40, "layer": 2, "pairs": 6}
+    vals = get_metric("approx21").compute(jacstab.sample(spec, 3), params)
+    v = decode_approx21(vals, 40, 6)
+    ref = approx21(spec, 40, 2, pairs=6, seed0=3 * 40)  # trial seed s covers networks s N .. s N + N - 1
+    assert v["tests"]["chi2_pair"] == (ref.tests()[0].statistic, ref.tests()[0].p_value)
+    assert v["tests"]["tw_td_pearson_factor"][0] == ref.pearson("factor").statistic
+    assert np.array_equal(v["joint"], ref.joint) and np.array_equal(v["t_d_same"], ref.draw.t_d("same"))
+    with pytest.raises(ValueError, match="expected"):
+        decode_approx21(vals, 41, 6)
+    paths = figures_for_approx21([(spec, v)], tmp_path, "t")
+    assert all(p.stat().st_size > 5_000 for p in paths) and len(test_rows([(spec, v)])) == 5

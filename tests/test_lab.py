@@ -152,17 +152,23 @@ def test_builtin_experiments(tmp_path, capsys):
 
     for name in BUILTIN:
         full, quick = builtin_experiment(name), builtin_experiment(name, quick=True)
+        if full.metric_names == ("approx21",):  # Section 6.1: L = 30, n = 100, l = 10, N = 1000 (one trial each)
+            assert (full.specs[0].width, full.specs[0].depth) == (100, 30)
+            assert dict(full.metrics[0].params) == {"layer": 10, "networks": 1000, "pairs": 50}
+            assert dict(quick.metrics[0].params)["networks"] < 1000
+            continue
         assert full.specs[0].width == 256 and full.specs[0].depth == 100 and len(full.seeds) == 3
         assert len(quick.trials()) < len(full.trials())
     assert {s.scaling for s in builtin_experiment("fig3").specs} >= {"none", "random", "paper-magnitude"}
     assert min(s.eta for s in builtin_experiment("fig4").specs if s.eta > 0) == 2.0**-8
     with pytest.raises(SystemExit) as e:
-        main(["sweep", "fig5", "--store", str(tmp_path / "x.sqlite")])
+        main(["sweep", "fig7", "--store", str(tmp_path / "x.sqlite")])
     assert e.value.code == 2 and "did you mean 'fig" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["experiments", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["fig1", "fig2", "fig3", "fig4"] and rows[0]["trials_full"] == 9
+    names = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "gates"]
+    assert [r["name"] for r in rows] == names and rows[0]["trials_full"] == 9
 
 
 def test_figures_and_report(tmp_path):
@@ -228,11 +234,14 @@ def test_reproduce_quick_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["reproduce", "--quick", "--store", store, "--out", str(out), "--executor", "serial", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
-    assert e.value.code == 0 and [r["experiment"] for r in rows] == [f"fig{i}-quick" for i in range(1, 5)]
+    names = [f"fig{i}-quick" for i in range(1, 7)] + ["gates-quick"]
+    assert e.value.code == 0 and [r["experiment"] for r in rows] == names
     assert all(r["errors"] == 0 for r in rows) and rows[3]["skipped"] >= 2  # eta = 0 is fig1's sigma2 = 2
     assert all((out / f"fig{i}-quick.png").stat().st_size > 10_000 for i in range(1, 5))
     page = (out / "report.html").read_text()
-    assert page.count("<img") == 5 and (out / "fig4-quick-vs-eta.png").stat().st_size > 10_000  # + norm vs eta
+    assert (out / "fig4-quick-vs-eta.png").stat().st_size > 10_000  # + norm vs eta
+    assert page.count("<img") == 5 + 1 + 3 + 3  # fig1-4 (+ vs eta), gates, fig5 and fig6 (Fig. 5, 6, p-values)
+    assert rows[5]["skipped"] == 2  # fig6 reuses fig5's forward-gate settings (eta = 0 and 2^-3)
     assert "Scaling factors vs sparsity" in page  # the Fig. 3 factor comparison
 
 

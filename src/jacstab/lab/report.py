@@ -88,6 +88,11 @@ def write_report(items: list[tuple[Experiment, str]], store: Store, out_dir: str
         "(n &rarr; &infin;), or \"no prediction\" where neither applies.</p>",
     ]
     for exp, paper, curves in collected:
+        if "approx21" in exp.metric_names:  # issue 12 hook: Approximation 2.1 figures (jacstab.lab.plots_approx)
+            from jacstab.lab.plots_approx import approx21_section
+
+            parts.append(approx21_section(exp, store, out) + f"<p><b>The paper reports:</b> {html.escape(paper)}</p>")
+            continue
         if not curves:
             parts.append(f"<h2>{html.escape(exp.name)}</h2><p>No stored results: run the sweep first.</p>")
             continue
