@@ -315,3 +315,15 @@ def test_approx21_metric_roundtrip_and_figures(tmp_path):
         decode_approx21(vals, 41, 6)
     paths = figures_for_approx21([(spec, v)], tmp_path, "t")
     assert all(p.stat().st_size > 5_000 for p in paths) and len(test_rows([(spec, v)])) == 5
+
+
+def test_fig4_correlated_figure(tmp_path):
+    """Paired depth curves with a dead seed (-inf) and eta = 0 as reference: the figure is written."""
+    from jacstab.lab.plots_approx import fig4_correlated
+
+    rng = np.random.default_rng(0)
+    iid = rng.standard_normal((6, 5)).cumsum(1)
+    eta = iid - 0.1 * np.arange(5)
+    eta[0, 3:] = -np.inf
+    path = fig4_correlated({0.0: iid, 2.0**-3: eta}, 32, tmp_path / "f.png", paths=50)
+    assert path.stat().st_size > 10_000

@@ -75,6 +75,10 @@ def fig5_joint(items, path: Path) -> Path:
             ax.set_ylabel(f"entry {b + 1} (0/1, jittered)")
             ax.set_xticks([0, 1])
             ax.set_yticks([0, 1])
+            for i in (0, 1):
+                for j in (0, 1):
+                    count = int(np.sum((joint[:, a] == i) & (joint[:, b] == j)))
+                    ax.text(i + 0.32, j + 0.3, str(count), fontsize=7, ha="center")
         row[0].set_title(f"{label(spec)}; open fraction {joint.mean():.3f}", fontsize=9, loc="left")
     fig.suptitle("Fig. 5: gate entries of D_l over N networks (jitter sd 0.1)")
     fig.tight_layout()
@@ -126,6 +130,54 @@ def pvalue_hist(items, path: Path, bins: int = 10) -> Path:
         ax.set_xlabel("chi-squared p-value")
         ax.set_ylabel("pairs per bin")
     axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fig4_correlated(log_norms: dict[float, np.ndarray], n: int, path: Path, *, paths: int = 4000) -> Path:
+    """Fig. 4 against the correlated-model theory: the median over paired seeds of
+    ``log(||J^(d)||^2 / ||J_iid^(d)||^2)`` (log10 on the axis) with a 95% bootstrap band, and ``P(J^(d) = 0)`` with
+    95% Wilson intervals, next to :func:`jacstab.theory.correlated_prediction` (exact gate process, free edge).
+
+    Args:
+        log_norms: ``{eta: (seeds, L) natural-log depth curves}``, the same seeds for every eta, ``eta = 0``
+            included (the paired iid reference); n: the width; path: the PNG.
+    """
+    from jacstab.theory.correlated import correlated_prediction
+
+    plt = _plt()
+    iid = log_norms[0.0]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    rng = np.random.default_rng(JITTER_SEED)
+    depth = np.arange(1, iid.shape[1] + 1)
+    for i, eta in enumerate(sorted(e for e in log_norms if e > 0)):
+        ratio = 2 * (log_norms[eta] - iid) / math.log(10)
+        med = np.quantile(ratio, 0.5, axis=0, method="inverted_cdf")
+        boot = np.quantile(ratio[rng.integers(0, len(ratio), (400, len(ratio)))], 0.5, axis=1, method="inverted_cdf")
+        lo, hi = np.quantile(boot, [0.025, 0.975], axis=0, method="inverted_cdf")
+        col = f"C{i}"
+        ax.plot(depth, med, color=col, label=f"eta=2^{math.log2(eta):g} measured ({len(ratio)} seeds)")
+        ax.fill_between(depth, np.maximum(lo, -50), np.maximum(hi, -50), color=col, alpha=0.2)
+        pred = correlated_prediction(n, iid.shape[1], eta, paths=paths)
+        ax.plot(depth, pred.median / math.log(10), color=col, ls="--")
+        dead = np.isneginf(log_norms[eta]).mean(axis=0)
+        k = len(ratio)
+        z = 1.96
+        centre = (dead + z * z / (2 * k)) / (1 + z * z / k)
+        half = z * np.sqrt(dead * (1 - dead) / k + z * z / (4 * k * k)) / (1 + z * z / k)
+        ax2.plot(depth, dead, color=col)
+        ax2.fill_between(depth, centre - half, centre + half, color=col, alpha=0.2)
+        ax2.plot(depth, pred.dead, color=col, ls="--")
+    ax.plot([], [], "k--", label="theory (docs/approx21.md, Sec. 4)")
+    ax.set_xlabel("depth d")
+    ax.set_ylabel("median log10(||J||^2 / ||J_iid||^2), paired seeds")
+    ax.set_title("a curve ends where J = 0 in over half the seeds (median -inf); band: 95% bootstrap", fontsize=8)
+    ax.legend(fontsize=7)
+    ax2.set_xlabel("depth d")
+    ax2.set_ylabel("P(J^(d) = 0)")
+    ax2.set_title("solid: measured (95% Wilson), dashed: theory", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
