@@ -37,7 +37,8 @@ _FIELDS = ("width", "depth", "activation", "slope", "sigma2", "init", "prune", "
 _CORRELATED_GROWTH = (
     "no prediction: correlated weights add a shared (eta: rank-one; row/col: one per row/column) or structured "
     "component that drives ||J|| beyond the per-entry second moment; Theorem 5.1 only says ||J|| matches the iid "
-    "net when corr = O(n^{-3/2}/log n)"
+    "net when corr = O(n^{-3/2}/log n); for the paper's eta model, jacstab.theory.correlated_prediction gives the "
+    "median of ||J||^2/||J_iid||^2 and P(J = 0) from the exact gate process (docs/approx21.md)"
 )
 MAX_EDGE_DEPTH = 100_000  # the log_norm curve has one entry (one edge computation) per depth
 CRITICAL_DRIFT = 1.0  # |growth| * depth below this (less than a factor e over the net): "critical"
