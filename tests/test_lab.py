@@ -151,6 +151,11 @@ def test_builtin_experiments(tmp_path, capsys):
 
     for name in set(BUILTIN) - set(TRAINING):  # the training built-ins: tests/test_lab_train.py
         full, quick = builtin_experiment(name), builtin_experiment(name, quick=True)
+        if full.metric_names == ("approx21",):  # Section 6.1: L = 30, n = 100, l = 10, N = 1000 (one trial each)
+            assert (full.specs[0].width, full.specs[0].depth) == (100, 30)
+            assert dict(full.metrics[0].params) == {"layer": 10, "networks": 1000, "pairs": 50}
+            assert dict(quick.metrics[0].params)["networks"] < 1000
+            continue
         # the paper's input is an MNIST image: Fashion-MNIST's test image 0 when installed, else the Gaussian input
         assert full.input == ("dataset:fashion-mnist:0" if fmnist_installed() else "default")
         assert full.specs[0].input_dim == (784 if fmnist_installed() else 256)
@@ -164,21 +169,24 @@ def test_builtin_experiments(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["experiments", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows][:4] == ["fig1", "fig2", "fig3", "fig4"] and rows[0]["trials_full"] == 9
-    assert {"fig7-8", "fig9-iid", "fig9-eta"} <= {r["name"] for r in rows}
+    names = ["fig1", "fig2", "fig3", "fig4", "fig7-8", "fig9-iid", "fig9-eta", "fig5", "fig6", "gates"]
+    assert [r["name"] for r in rows] == names and rows[0]["trials_full"] == 9
 
 
 def test_reproduce_quick_cli(tmp_path, capsys):
     store, out = str(tmp_path / "r.sqlite"), tmp_path / "rep"
     with pytest.raises(SystemExit) as e:
-        main(["reproduce", "fig1", "fig2", "fig3", "fig4", "--quick", "--store", store, "--out", str(out),
-              "--executor", "serial", "--format", "json"])  # the training figures: tests/test_lab_train.py
+        main(["reproduce", "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "gates", "--quick", "--store", store,
+              "--out", str(out), "--executor", "serial", "--format", "json"])  # training: tests/test_lab_train.py
     rows = json.loads(capsys.readouterr().out)
-    assert e.value.code == 0 and [r["experiment"] for r in rows] == [f"fig{i}-quick" for i in range(1, 5)]
+    names = [f"fig{i}-quick" for i in range(1, 7)] + ["gates-quick"]
+    assert e.value.code == 0 and [r["experiment"] for r in rows] == names
     assert all(r["errors"] == 0 for r in rows) and rows[3]["skipped"] >= 2  # eta = 0 is fig1's sigma2 = 2
     assert all((out / f"fig{i}-quick.png").stat().st_size > 10_000 for i in range(1, 5))
     page = (out / "report.html").read_text()
-    assert page.count("<img") == 4  # one figure per paper figure (Fig. 4's norm vs eta is its right panel)
+    # one figure per paper figure 1-4 (Fig. 4's norm vs eta is its right panel), gates, fig5 and fig6 (3 each)
+    assert page.count("<img") == 4 + 1 + 3 + 3
+    assert rows[5]["skipped"] == 2  # fig6 reuses fig5's forward-gate settings (eta = 0 and 2^-3)
     assert "Scaling factors for magnitude pruning vs sparsity" in page  # the Fig. 3 factor comparison
 
 

@@ -34,7 +34,7 @@ _EXPORTS = {
     "load_dataset": "jacstab.training",
     "read_idx": "jacstab.training",
 }
-_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs", "training")
+_MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs", "stats", "training")
 
 __all__ = [
     "CorrelationModel",
@@ -60,13 +60,14 @@ __all__ = [
     "sample",
     "singular_values",
     "specs",
+    "stats",
     "theory",
     "train",
     "training",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jacstab import correlation, engine, lab, nets, pruning, specs, theory, training
+    from jacstab import correlation, engine, lab, nets, pruning, specs, stats, theory, training
     from jacstab.certificate import certify
     from jacstab.engine import (
         depth_curve,

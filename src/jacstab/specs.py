@@ -18,12 +18,14 @@ from typing import Any
 from jacstab._checks import (
     ACTIVATIONS,
     CORRELATIONS,
+    GATE_MODELS,
     INITS,
     PRUNES,
     SCALINGS,
     SCOPES,
     Activation,
     Correlation,
+    GateModel,
     Init,
     Prune,
     Scaling,
@@ -34,8 +36,8 @@ from jacstab._checks import (
     closest,
 )
 
-__all__ = ["ACTIVATIONS", "CORRELATIONS", "INITS", "PRUNES", "SCALINGS", "SCOPES", "CorrelationModel", "NetSpec",
-           "Pruning", "check_choice", "check_int", "check_real", "closest"]
+__all__ = ["ACTIVATIONS", "CORRELATIONS", "GATE_MODELS", "INITS", "PRUNES", "SCALINGS", "SCOPES", "CorrelationModel",
+           "NetSpec", "Pruning", "check_choice", "check_int", "check_real", "closest"]
 
 
 LAW_SCALINGS = ("exact", "paper-magnitude")  # factors computed from the Gaussian weight law
@@ -160,7 +162,7 @@ class CorrelationModel:
 # Fields added later appear in the canonical form only when they differ from their default.
 _V1_FIELDS = ("width", "depth", "activation", "sigma2", "init", "in_dim", "out_dim", "slope", "prune", "sparsity",
               "threshold", "keep", "prune_scope", "scaling", "eta", "correlation", "rho")
-_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold")
+_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold", "gate_p")
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,11 @@ class NetSpec:
         correlation: structured Gaussian correlation ``none``, ``row``, ``col`` or ``ar1`` with parameter ``rho``
             in ``[0, 1)`` (see :mod:`jacstab.correlation`); Gaussian init only.
         rho: the target correlation of ``correlation``.
+        gates: ``forward`` (default): ``D_k = diag(phi'(Y_k))`` from the forward pass; ``bernoulli``: the fixed-gates
+            model of Approximation 2.1 (Haas et al.): every diagonal entry of every ``D_k`` iid Bernoulli(``gate_p``),
+            independent of the weights and the input, drawn from its own seeded stream (the same seed gives the same
+            weights under both models). ReLU only (a gate is 0 or 1).
+        gate_p: ``p`` in ``(0, 1]``, the probability that a Bernoulli gate is open (``gates='bernoulli'`` only).
 
     Invalid values raise ``ValueError`` naming the field, the value and the allowed range.
     """
@@ -220,6 +227,8 @@ class NetSpec:
     eta: float = 0.0
     correlation: Correlation = "none"
     rho: float = 0.0
+    gates: GateModel = "forward"
+    gate_p: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
@@ -235,6 +244,18 @@ class NetSpec:
             raise _unknown_law(pruning.scaling)
         if corr.active and self.init != "gaussian":
             raise ValueError(f"correlated weights (eta, correlation) need init='gaussian', got init={self.init!r}")
+        self._check_gates()
+
+    def _check_gates(self) -> None:
+        check_choice("gates", self.gates, GATE_MODELS)
+        object.__setattr__(self, "gate_p", check_real("gate_p", self.gate_p, 0.0, 1.0, open_low=True))
+        if self.gates == "forward" and self.gate_p != 0.5:
+            raise ValueError(f"gate_p={self.gate_p} applies to gates='bernoulli' only (forward gates come from Y_k)")
+        if self.gates == "bernoulli" and self.activation != "relu":
+            raise ValueError(
+                f"gates='bernoulli' models ReLU gates (entries 0 or 1); it needs activation='relu', "
+                f"got {self.activation!r}"
+            )
 
     @functools.cached_property
     def pruning(self) -> Pruning:

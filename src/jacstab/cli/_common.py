@@ -33,6 +33,8 @@ SPEC_KEYS = (
     "eta",
     "correlation",
     "rho",
+    "gates",
+    "gate_p",
 )
 
 

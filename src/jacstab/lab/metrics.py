@@ -122,6 +122,38 @@ def _choice(name, choices):
         return v
 
     return check
+def _approx21(net, p, ctx):
+    """Approximation 2.1 over the ``networks`` networks ``seed * networks + i`` (disjoint blocks per trial seed);
+    the flat layout is :data:`APPROX21_LAYOUT` (decode with :func:`decode_approx21`)."""
+    from jacstab.stats import approx21
+
+    r = approx21(net.spec, p["networks"], p["layer"], pairs=p["pairs"], seed0=net.seed * p["networks"])
+    tests = [*r.tests()[:3], r.pearson("same"), r.pearson("factor")]
+    head = [v for t in tests for v in (t.statistic, t.p_value)]
+    d = r.draw
+    return [*head, *r.pvalues, *r.joint.T.ravel(), *d.t_w, *d.t_d("same"), *d.t_d("factor")]
+
+
+APPROX21_TESTS = ("chi2_pair", "chi2_pvalues_ks", "activity_binom", "tw_td_pearson_same", "tw_td_pearson_factor")
+APPROX21_LAYOUT = ("10 (statistic, p_value of APPROX21_TESTS), P pair p-values, 3 N gate entries, N T_W, N T_D same, "
+                   "N T_D factor")
+
+
+def decode_approx21(values, networks: int, pairs: int) -> dict[str, Any]:
+    """Split the stored ``approx21`` values: ``tests`` ({name: (statistic, p_value)}), ``pvalues`` (P,),
+    ``joint`` (N, 3), ``t_w``, ``t_d_same``, ``t_d_factor`` (N,)."""
+    import numpy as np
+
+    v = np.asarray(values, float)
+    n_, p_ = networks, pairs
+    if v.size != 10 + p_ + 6 * n_:
+        raise ValueError(f"approx21 values: expected {10 + p_ + 6 * n_} numbers for N={n_}, P={p_}, got {v.size}")
+    tests = {name: (v[2 * i], v[2 * i + 1]) for i, name in enumerate(APPROX21_TESTS)}
+    o = 10 + p_
+    joint = v[o : o + 3 * n_].reshape(3, n_).T
+    o += 3 * n_
+    t_w, t_s, t_f = (v[o + i * n_ : o + (i + 1) * n_] for i in range(3))
+    return {"tests": tests, "pvalues": v[10 : 10 + p_], "joint": joint, "t_w": t_w, "t_d_same": t_s, "t_d_factor": t_f}
 
 
 _CHECKS = {
@@ -133,6 +165,9 @@ _CHECKS = {
     "subset": _optional_int("subset", 1),
     "optimizer": _choice("optimizer", OPTIMIZERS),
     "momentum": lambda v: check_real("momentum", v, 0.0, 0.999999),
+    "networks": lambda v: check_int("networks", v, 2, 10**6),
+    "layer": lambda v: check_int("layer", v, 1),
+    "pairs": lambda v: check_int("pairs", v, 1),
 }
 TRAIN_DEFAULTS = {"dataset": "fashion-mnist", "epochs": 1, "lr": (0.01,), "batch_size": 128, "subset": None,
                   "optimizer": "sgd", "momentum": 0.0}
@@ -146,6 +181,13 @@ REGISTRY: dict[str, Metric] = {
         Metric("certificate", 1, {}, _certificate, "values of Theorem 3.1's conditions for the realised weights"),
         Metric("train", 1, TRAIN_DEFAULTS, _train, "train on a dataset (paper Section 6): per epoch, for the lr chosen "
                "on validation, losses, accuracies and log ||J||", fields=TRAIN_FIELDS, dataset_param="dataset"),
+        Metric(
+            "approx21",
+            1,
+            {"networks": 1000, "layer": 10, "pairs": 50},
+            _approx21,
+            "Approximation 2.1 tests, gate entries and (T_W, T_D) of N networks (Fig. 5-6)",
+        ),
     )
 }
 METRICS: tuple[str, ...] = tuple(REGISTRY)

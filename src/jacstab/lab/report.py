@@ -185,7 +185,14 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
     for exp, rendered in done:
         parts.append(f"<h2 id='{html.escape(exp.name)}'>{html.escape(exp.name)}</h2><p>{html.escape(_sizes(exp))}"
                      "</p>")
-        if not rendered:
+        if "approx21" in exp.metric_names:  # Approximation 2.1 figures (jacstab.lab.plots_approx)
+            from jacstab.lab.plots_approx import approx21_section
+
+            base = exp.name.rpartition("-")[0]
+            paper = BUILTIN[base]["paper"] if base in BUILTIN else ""
+            parts.append(approx21_section(exp, store, out)
+                         + (f"<p><b>The paper reports:</b> {html.escape(paper)}</p>" if paper else ""))
+        elif not rendered:
             parts.append("<p>No stored results for this experiment: run its sweep first.</p>")
         for r in rendered:
             parts += _section(r, options)

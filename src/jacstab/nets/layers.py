@@ -83,4 +83,28 @@ class Dense:
         return Dense(weight, self.activation, self.restricts_columns)
 
 
-Layer = Dense  # the one layer kind today; a Protocol once residual blocks arrive
+@dataclass(frozen=True, eq=False)
+class GatedDense(Dense):
+    """``Y_k = W D_{k-1} Y_{k-1}`` with a fixed 0/1 gate ``D_{k-1}`` (``open``, boolean ``(n,)``): the fixed-gates
+    model of Approximation 2.1 (Dadoun et al. 2025; Haas et al.), ``NetSpec(gates='bernoulli')``.
+
+    The layer is linear: its Jacobian factor is ``W D_{k-1}`` exactly as for :class:`Dense` (so every engine path,
+    analytic or ``torch.func``, computes the masked product), but ``D_{k-1}`` ignores the input.
+    """
+
+    open: torch.Tensor | None = None
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``W D y`` for ``y`` of shape ``(n,)`` or ``(batch, n)``."""
+        return (y * self.open.to(y.dtype)) @ self.weight.T
+
+    def gate(self, y: torch.Tensor) -> Gate:
+        """The fixed gate (``y`` is ignored)."""
+        return Gate.from_derivative(self.open.to(self.weight.dtype))
+
+    def with_weight(self, weight: torch.Tensor) -> GatedDense:
+        """The same layer and gate with another weight (the gate follows the weight's device)."""
+        return GatedDense(weight, self.activation, self.restricts_columns, self.open.to(weight.device))
+
+
+Layer = Dense  # Dense or its subclass GatedDense; a Protocol once residual blocks arrive

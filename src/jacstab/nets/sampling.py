@@ -12,6 +12,7 @@ from ``(seed, "hidden", k)`` (:mod:`jacstab.nets.streams`). Consequences users c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -20,7 +21,7 @@ import torch
 from jacstab._checks import check_int
 from jacstab.correlation import structured_normal
 from jacstab.nets.activations import get_activation
-from jacstab.nets.layers import Dense
+from jacstab.nets.layers import Dense, GatedDense
 from jacstab.nets.network import Network
 from jacstab.nets.pruning import apply_scaling, random_masks, snip_scores, top_masks
 from jacstab.nets.streams import (
@@ -32,6 +33,7 @@ from jacstab.nets.streams import (
     STREAM_OUT,
     STREAM_SHARED,
     STREAM_SNIP,
+    bernoulli_gate,
     gaussian,
     generator,
     haar_orthogonal,
@@ -91,6 +93,17 @@ def _hidden(spec: NetSpec, seed: int, k: int, dtype: torch.dtype) -> torch.Tenso
     return z.mul_(math.sqrt(spec.sigma2 / n))
 
 
+def hidden_matrix(spec: NetSpec, seed: int, k: int) -> torch.Tensor:
+    """``W_k`` (``k = 1..L``) of ``sample(spec, seed)`` before pruning, float64 on the CPU: the same draws, so batched
+    code (``jacstab.stats``) sees exactly the weights of the networks it stands for."""
+    return _hidden(spec, seed, k, torch.float64)
+
+
+def input_matrix(spec: NetSpec, seed: int) -> torch.Tensor:
+    """``W_in`` of ``sample(spec, seed)`` (float64, CPU)."""
+    return gaussian(spec.width, spec.input_dim, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=torch.float64)
+
+
 def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
     if data is not None:
         x, y = data
@@ -140,6 +153,13 @@ def _prune(parent: Network, data) -> list[torch.Tensor]:
     return pruned
 
 
+def fixed_gate_layers(layers, seed: int, p: float) -> tuple[GatedDense, ...]:
+    """``layers`` with the fixed Bernoulli(``p``) gates of ``seed``: layer ``k`` (1-based) gets ``D_{k-1}``
+    (:func:`~jacstab.nets.streams.bernoulli_gate`)."""
+    gates = [bernoulli_gate(seed, k, len(layer.weight), p) for k, layer in enumerate(layers)]
+    return tuple(GatedDense(la.weight, la.activation, la.restricts_columns, g) for la, g in zip(layers, gates))
+
+
 def check_device(device, what: str = "device") -> torch.device | None:
     """``torch.device(device)`` (None stays None), or a ``ValueError`` naming ``what`` (e.g. ``--device``) and what
     to give instead: only cpu and cuda are supported, and cuda only where a GPU is present."""
@@ -162,7 +182,9 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     Hidden matrices: Gaussian ``W_ij ~ N(0, sigma2/n)`` (optionally correlated: ``eta``, ``correlation``) or
     ``sqrt(sigma2) * Haar orthogonal``, then pruned and scaled per ``spec.prune`` / ``spec.scaling``
     (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
-    (paper eq. 1). Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
+    (paper eq. 1). ``spec.gates='bernoulli'``: the same weights, with layer ``k`` gated by a fixed iid
+    Bernoulli(``gate_p``) ``D_{k-1}`` (:class:`~jacstab.nets.layers.GatedDense`).
+    Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
     ``dtype`` and moved to ``device``: float32 and float64 networks with the same seed share their draws and their
     masks (the float32 weights are the float64 ones rounded), so the two can be paired. The price: a float32
     network costs the float64 draws (about 2x the time of float32 draws; unpruned nets are cast layer by layer, so
@@ -189,14 +211,16 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     check_size(spec, dtype)
     device = check_device(device)
-    n, d = spec.width, spec.input_dim
+    n = spec.width
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64
     keep = f64 if spec.pruning.active else dtype  # pruning ranks the float64 weights; else cast layer by layer
     layers = [Dense(_hidden(spec, seed, k, f64).to(keep), act) for k in range(1, spec.depth + 1)]
-    w_in = gaussian(n, d, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=f64)
+    w_in = input_matrix(spec, seed)
     w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=f64)
     net = Network(spec, seed, tuple(layers), w_in, w_out)
     if spec.pruning.active:
         net = net.replace(weights=_prune(net, data), provenance=net.provenance)  # still a draw from the spec
+    if spec.gates == "bernoulli":  # gated after pruning, so SNIP scores (and the weights) match gates='forward'
+        net = dataclasses.replace(net, layers=fixed_gate_layers(net.layers, seed, spec.gate_p))
     return net if device is None and dtype == f64 else net.to(device=device, dtype=dtype)

@@ -16,6 +16,8 @@ from jacstab._checks import check_int
 STREAM_IN, STREAM_HIDDEN, STREAM_OUT, STREAM_INPUT = 0, 1, 2, 3
 STREAM_MASK, STREAM_ETA, STREAM_SHARED, STREAM_SNIP = 4, 5, 6, 7
 STREAM_INDEPENDENT = 7  # with a depth as second key: the networks of depth_curve(independent=True)
+STREAM_STATS = 9  # jacstab.stats: which gate entries and pairs are examined (keyed by the first seed)
+STREAM_GATES = 8  # gates='bernoulli': D_k drawn from generator(child_seed(seed, STREAM_GATES), k), k = 0..L-1
 DEFAULT_INPUT_SEED = 20250101
 MAX_SEED = 2**63 - 1
 
@@ -32,6 +34,16 @@ def generator(seed: int, *key: int) -> torch.Generator:
 def child_seed(seed: int, *key: int) -> int:
     """A 32-bit seed derived from ``(seed, key)`` (e.g. the independent network drawn for one depth)."""
     return int(np.random.SeedSequence(seed, spawn_key=tuple(key)).generate_state(1, dtype=np.uint32)[0])
+
+
+def bernoulli_gate(seed: int, k: int, n: int, p: float) -> torch.Tensor:
+    """The fixed gate ``D_k`` of ``gates='bernoulli'`` as a boolean ``(n,)`` vector: iid Bernoulli(``p``) entries.
+
+    Drawn from its own stream, ``generator(child_seed(seed, STREAM_GATES), k)``, so the weights of a seed do not
+    depend on the gate model, and ``D_k`` does not depend on the depth, the weights or the input.
+    """
+    g = generator(child_seed(seed, STREAM_GATES), k)
+    return torch.rand(n, generator=g, dtype=torch.float64) < p
 
 
 def haar_orthogonal(rows: int, cols: int, *, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:

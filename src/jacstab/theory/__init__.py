@@ -1,5 +1,12 @@
 """Theory: the predictions jacstab's measurements are compared with. numpy/scipy only (no torch)."""
 
+from jacstab.theory.correlated import (
+    CorrelatedPrediction,
+    GatePaths,
+    correlated_prediction,
+    edge_varying_gates,
+    gate_paths,
+)
 from jacstab.theory.free import (
     density,
     fuss_catalan_log_edge,
@@ -14,6 +21,13 @@ from jacstab.theory.free import (
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants
 from jacstab.theory.growth import growth_rate
 from jacstab.theory.lyapunov import gaussian_lyapunov, log_norm_sq_lognormal
+from jacstab.theory.masked import (
+    MaskedLyapunov,
+    masked_log_norm_sq,
+    masked_lyapunov,
+    masked_top_lyapunov,
+    tw_td_same_correlation,
+)
 from jacstab.theory.predict import Prediction, law_second_moment, predict
 from jacstab.theory.scaling import (
     compare_magnitude_factors,
@@ -24,13 +38,19 @@ from jacstab.theory.scaling import (
 )
 
 __all__ = [
+    "CorrelatedPrediction",
+    "GatePaths",
     "GaussianConstants",
+    "MaskedLyapunov",
     "Prediction",
     "compare_magnitude_factors",
+    "correlated_prediction",
     "density",
+    "edge_varying_gates",
     "exact_magnitude_factor",
     "fuss_catalan_log_edge",
     "fuss_catalan_moment",
+    "gate_paths",
     "gaussian_constants",
     "gaussian_lyapunov",
     "growth_rate",
@@ -38,6 +58,9 @@ __all__ = [
     "log_norm_sq_lognormal",
     "log_spectral_edge",
     "log_spectral_edge_two_atom",
+    "masked_log_norm_sq",
+    "masked_lyapunov",
+    "masked_top_lyapunov",
     "moments",
     "paper_magnitude_factor",
     "predict",
@@ -46,4 +69,5 @@ __all__ = [
     "s_transform_two_atom",
     "scaling_factor",
     "truncated_second_moment",
+    "tw_td_same_correlation",
 ]

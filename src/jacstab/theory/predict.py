@@ -17,6 +17,7 @@ Where a quantity does not apply it is ``NaN``/``None`` with a reason: a predicti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,8 @@ _FIELDS = ("width", "depth", "activation", "slope", "sigma2", "init", "prune", "
 _CORRELATED_GROWTH = (
     "no prediction: correlated weights add a shared (eta: rank-one; row/col: one per row/column) or structured "
     "component that drives ||J|| beyond the per-entry second moment; Theorem 5.1 only says ||J|| matches the iid "
-    "net when corr = O(n^{-3/2}/log n)"
+    "net when corr = O(n^{-3/2}/log n); for the paper's eta model, jacstab.theory.correlated_prediction gives the "
+    "median of ||J||^2/||J_iid||^2 and P(J = 0) from the exact gate process (docs/approx21.md)"
 )
 MAX_EDGE_DEPTH = 100_000  # the log_norm curve has one entry (one edge computation) per depth
 CRITICAL_DRIFT = 1.0  # |growth| * depth below this (less than a factor e over the net): "critical"
@@ -112,6 +114,8 @@ class Prediction:
         head = f"{s.activation}, {s.init} init, n={s.width}, L={s.depth}, sigma2={s.sigma2:g}"
         if s.prune != "none":
             head += f", prune={s.prune} (scaling={s.scaling})"
+        if _fixed_gates(s) is not None:
+            head += f", fixed Bernoulli({s.gate_p:g}) gates"
         lines = [head + ":", f"  n E|bw|^2 = {self.sigma2_eff:.4g}; E[phi'^2] = {self.gates.mean_dphi2:.4g}"]
         if math.isnan(self.growth_per_layer):
             lines.append(f"  growth of log||J|| per layer: {self.growth_reason}")
@@ -153,10 +157,15 @@ def _law_reason(spec: Any, sigma2_eff: float) -> str:
 
 
 def _unsupported(spec: Any) -> str:
-    """Fields later issues add (the residual and Bernoulli-gate issues) that this module does not model yet."""
-    if getattr(spec, "residual", 0) or getattr(spec, "gates", "forward") != "forward":
-        return "no prediction: residual networks and fixed Bernoulli gates are not covered by predict yet"
+    """Fields later issues add (the residual issue) that this module does not model yet."""
+    if getattr(spec, "residual", 0):
+        return "no prediction: residual networks are not covered by predict yet"
     return ""
+
+
+def _fixed_gates(spec: Any) -> float | None:
+    """``gate_p`` for the fixed-gates model (``gates='bernoulli'``), else None."""
+    return spec.gate_p if getattr(spec, "gates", "forward") == "bernoulli" else None
 
 
 def _correlated(spec: Any) -> bool:
@@ -165,6 +174,10 @@ def _correlated(spec: Any) -> bool:
 
 def gate_constants(spec: Any, sigma2_eff: float) -> tuple[GaussianConstants, float | None]:
     """Gate constants; tanh at the mean-field fixed point ``q*`` of ``q = sigma2_eff E[tanh^2]`` (q0 when unknown)."""
+    p = _fixed_gates(spec)
+    if p is not None:  # Approximation 2.1 exactly: D's entries iid Bernoulli(p), whatever the pre-activations
+        relu = gaussian_constants("relu", spec.slope, spec.sigma2)
+        return dataclasses.replace(relu, p_active=p, mean_dphi2=p, atoms=((1.0, p), (0.0, 1.0 - p))), None
     if spec.activation != "tanh":
         return gaussian_constants(spec.activation, spec.slope, spec.sigma2), None
     q_star = tanh_fixed_point(sigma2_eff) if math.isfinite(sigma2_eff) else spec.sigma2
@@ -180,6 +193,11 @@ def _growth(spec: Any, sigma2_eff: float, gates: GaussianConstants) -> tuple[flo
     if _correlated(spec):
         return math.nan, "", _CORRELATED_GROWTH
     growth = 0.5 * math.log(sigma2_eff * gates.mean_dphi2)
+    if _fixed_gates(spec) is not None:
+        return growth, (
+            "fixed Bernoulli(p) gates: (1/2) log(c p) as n -> inf; at finite n the exact binomial mixture "
+            "jacstab.theory.masked_lyapunov (docs/approx21.md)"
+        ), ""
     if spec.activation == "tanh":
         return growth, f"mean-field chi_1 = sigma2_eff E[tanh'^2] at q* = {gates.q:.4g}, the large-depth slope", ""
     return growth, "second moment E||W D u||^2 = sigma2_eff E[phi'^2] ||u||^2 per layer (n -> inf)", ""
@@ -248,8 +266,11 @@ def _layer_edge(spec: Any, sigma2_eff: float):
     act, init = spec.activation, spec.init
     w = "Gaussian" if init == "gaussian" else "Haar orthogonal"
     if act == "relu":
-        return (lambda d: free.log_spectral_edge(d, 0.5, sigma2_eff, init)), (
-            f"free-probability edge: {w} weights, Bernoulli(1/2) projection gates (Approximation 2.1)"
+        p = _fixed_gates(spec)
+        gates = "fixed Bernoulli(p) gates (exactly the model)" if p is not None else "Bernoulli(1/2) projection gates"
+        p = 0.5 if p is None else p
+        return (lambda d: free.log_spectral_edge(d, p, sigma2_eff, init)), (
+            f"free-probability edge: {w} weights, {gates} (Approximation 2.1)"
         )
     if act in ("linear", "abs"):
         extra = "; abs: D = diag(+-1) is orthogonal, so the law equals linear's" if act == "abs" else ""
@@ -303,7 +324,8 @@ def predict(spec: Any) -> Prediction:
         \\log\\|J^{(d)}\\| \\to \\tfrac12 \\log \\Big(1 / \\max_{z>0} \\frac{z\\,S_{J^{(d)}J^{(d)T}}(z)}{1+z}\\Big)
 
     with ``S_{JJ^T} = (S_{W^TW} S_{D^2})^d``, ``S_{W^TW} = 1/(sigma2_eff (1+z))`` (Gaussian) or ``1/sigma2``
-    (orthogonal), and ``S_{D^2}`` of the gate law: Bernoulli(1/2) for relu, ``{1, a^2}`` w.p. 1/2 for leaky_relu,
+    (orthogonal), and ``S_{D^2}`` of the gate law: Bernoulli(1/2) for relu (Bernoulli(gate_p) with
+    ``gates="bernoulli"``), ``{1, a^2}`` w.p. 1/2 for leaky_relu,
     the identity for linear and abs.
 
     Args:
