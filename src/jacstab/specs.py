@@ -132,6 +132,7 @@ class CorrelationModel:
     eta: float = 0.0
     kind: Correlation = "none"
     rho: float = 0.0
+    residual: float = 0.0
 
     def __post_init__(self) -> None:
         check_real("eta", self.eta, 0.0, 1e3)
@@ -160,7 +161,7 @@ class CorrelationModel:
 # Fields added later appear in the canonical form only when they differ from their default.
 _V1_FIELDS = ("width", "depth", "activation", "sigma2", "init", "in_dim", "out_dim", "slope", "prune", "sparsity",
               "threshold", "keep", "prune_scope", "scaling", "eta", "correlation", "rho")
-_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold")
+_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold", "residual")
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ class NetSpec:
         correlation: structured Gaussian correlation ``none``, ``row``, ``col`` or ``ar1`` with parameter ``rho``
             in ``[0, 1)`` (see :mod:`jacstab.correlation`); Gaussian init only.
         rho: the target correlation of ``correlation``.
+        residual: ``alpha >= 0``, residual MLP (Borkar 2026, paper 004): ``Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1})``,
+            Jacobian ``prod_k (I + alpha W_k D_{k-1})``; ``0`` (default) is the plain MLP above. In the canonical
+            form (and hash) only when non-zero.
 
     Invalid values raise ``ValueError`` naming the field, the value and the allowed range.
     """
@@ -220,6 +224,7 @@ class NetSpec:
     eta: float = 0.0
     correlation: Correlation = "none"
     rho: float = 0.0
+    residual: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
@@ -228,6 +233,7 @@ class NetSpec:
         check_real("sigma2", self.sigma2, 0.0, 1e6, open_low=True)
         check_choice("init", self.init, INITS)
         check_real("slope", self.slope, 0.0, 1.0)
+        check_real("residual", self.residual, 0.0, 1e3)
         pruning, corr = self.pruning, self.correlation_model  # validates both groups
         if pruning.keep is not None:
             check_int("keep", pruning.keep, 1, self.width * self.width)

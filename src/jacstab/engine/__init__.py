@@ -1,16 +1,19 @@
-"""Measurement engine: gates, log-domain products, one Jacobian operator, singular values, Lyapunov exponents."""
+"""Measurement engine: gates, log-domain products, one Jacobian operator, singular values, Lyapunov exponents,
+log singular values (QR chain + Jacobi), singular-vector alignment."""
 
 from jacstab._checks import METHODS
 from jacstab.engine._masks import Mask, masks
 from jacstab.engine._resolve import Plan, RunInfo
 from jacstab.engine.api import depth_curve, jacobian_operator, log_norm, lyapunov_exponents, singular_values
 from jacstab.engine.operators import FormedChain, FuncJacobian, JacobianOperator, MatrixFreeChain
+from jacstab.engine.spectral import LyapunovSpectrum, log_singular_values, lyapunov
 
 __all__ = [
     "METHODS",
     "FormedChain",
     "FuncJacobian",
     "JacobianOperator",
+    "LyapunovSpectrum",
     "Mask",
     "MatrixFreeChain",
     "Plan",
@@ -18,6 +21,8 @@ __all__ = [
     "depth_curve",
     "jacobian_operator",
     "log_norm",
+    "log_singular_values",
+    "lyapunov",
     "lyapunov_exponents",
     "masks",
     "singular_values",
