@@ -15,6 +15,11 @@ from jacstab.theory.gaussian import GaussianConstants, gaussian_constants
 from jacstab.theory.growth import growth_rate
 from jacstab.theory.lyapunov import gaussian_lyapunov, log_norm_sq_lognormal
 from jacstab.theory.predict import Prediction, law_second_moment, predict
+from jacstab.theory.residual import (
+    residual_gated_exponent,
+    residual_infinite_width_exponent,
+    residual_linear_exponent,
+)
 from jacstab.theory.scaling import (
     compare_magnitude_factors,
     exact_magnitude_factor,
@@ -42,6 +47,9 @@ __all__ = [
     "paper_magnitude_factor",
     "predict",
     "predicted_log_norm",
+    "residual_gated_exponent",
+    "residual_infinite_width_exponent",
+    "residual_linear_exponent",
     "s_transform",
     "s_transform_two_atom",
     "scaling_factor",
