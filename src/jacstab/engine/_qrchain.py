@@ -43,10 +43,6 @@ def chain_factors(net: Network, gates: list[Gate], depth: int) -> Iterable[tuple
         yield d, net.layers[d - 1].factor(gates[d - 1], None), (sup[d] if d < depth else None)
 
 
-def _rows(z: torch.Tensor, nxt: Gate | None) -> torch.Tensor:
-    return z if nxt is None or nxt.full else z.index_select(0, nxt.idx)
-
-
 @dataclass(frozen=True)
 class LyapunovChain:
     """What a Benettin pass returns: ``log_r`` (``depth x k`` float64, CPU: ``log |R_d[i,i]|`` in frame order),
@@ -183,9 +179,10 @@ def jacobi_rows(ell: torch.Tensor, x: torch.Tensor, *, tol: float | None = None)
 
 @dataclass(frozen=True)
 class LogSVD:
-    """Log-domain SVD of ``J^(d)`` restricted to its input support: ``log_s`` (``r``, descending; the other
-    ``n - r`` values are exact zeros), ``left`` (``n x r``), ``right`` (``n x r``, zero outside the support),
-    ``depth`` and whether Jacobi ``converged``."""
+    """Log-domain SVD of a product (``J^(d)``, or a tail ``J_{d+1:L}`` with ``depth = d``): ``log_s`` (``r``,
+    descending; the other ``n - r`` values are exact zeros), ``left`` (``n x r``: left singular vectors in the
+    output space), ``right`` (``n x r``: right singular vectors, zero outside the input support), and whether
+    Jacobi ``converged``."""
 
     depth: int
     log_s: torch.Tensor
@@ -194,36 +191,80 @@ class LogSVD:
     converged: bool
 
 
+def _graded(m0: int, steps, dev) -> Iterable[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The QR chain with ``Q_0 = I_{m0}`` and the graded ``T`` kept row-scaled. ``steps`` yields
+    ``(tag, Z-block, keep)``: the block is applied to ``Q`` (float64); when ``tag`` is not None the SVD data
+    ``(tag, ell, X, Q_full)`` of the product so far (all the block's rows) is yielded; ``keep`` is the row index to
+    continue with (None: all rows; False: stop)."""
+    q: torch.Tensor | None = None
+    ell = torch.zeros(m0, dtype=torch.float64, device=dev)
+    x = torch.eye(m0, dtype=torch.float64, device=dev)
+    for tag, blk, keep in steps:
+        z = blk.to(torch.float64) if q is None else blk.to(torch.float64) @ q
+        if tag is not None:
+            qf, rf = torch.linalg.qr(z)
+            yield (tag, *_absorb(ell, x, rf), qf)
+        if keep is False:
+            return
+        q, rr = torch.linalg.qr(z if keep is None else z.index_select(0, keep))
+        ell, x = _absorb(ell, x, rr)
+
+
 def log_svd_chain(
     net: Network, gates: list[Gate], depths: Iterable[int], *, vectors: bool = False
 ) -> Iterable[LogSVD]:
     """Yield the :class:`LogSVD` of ``J^(d)`` for each ``d`` in ``depths`` (ascending, ``<= len(gates)``), from one
     QR chain with ``Q_0 = I`` on the input support (module docstring). ``vectors=False`` leaves ``left``/``right``
     empty (cheaper: no ``Q_d`` products)."""
-    want = sorted(set(depths))
-    last = want[-1]
+    want = set(depths)
+    last = max(want)
     sup0 = net.supports(gates)[0]
-    n, dev = net.width, net.weights[0].device
-    q: torch.Tensor | None = None  # None: the identity on the support of D_0
-    ell = torch.zeros(sup0.size, dtype=torch.float64, device=dev)
-    x = torch.eye(sup0.size, dtype=torch.float64, device=dev)
-    for d, f, nxt in chain_factors(net, gates, last):
-        z = f.to(torch.float64) if q is None else f.to(torch.float64) @ q
-        if d in want:
-            qf, rf = torch.linalg.qr(z)
-            e2, x2 = _absorb(ell, x, rf)
-            yield _finish(d, e2, x2, qf if vectors else None, sup0, n)
-        if d == last:
-            return
-        q, rr = torch.linalg.qr(_rows(z, nxt))
-        ell, x = _absorb(ell, x, rr)
+
+    def steps():
+        for d, f, nxt in chain_factors(net, gates, last):
+            keep = False if d == last else (None if nxt.full else nxt.idx)
+            yield (d if d in want else None), f, keep
+
+    for d, ell, x, q in _graded(sup0.size, steps(), net.weights[0].device):
+        jr = _jacobi(d, ell, x)
+        if not vectors:
+            yield LogSVD(d, jr.log_s, _EMPTY, _EMPTY, jr.converged)
+        else:
+            yield LogSVD(d, jr.log_s, q.cpu() @ jr.left, _embed(jr.right.T, sup0, net.width), jr.converged)
 
 
-def _finish(d: int, ell, x, q, sup0: Gate, n: int) -> LogSVD:
+def tail_svd_chain(net: Network, gates: list[Gate], splits: Iterable[int]) -> Iterable[LogSVD]:
+    """Yield the :class:`LogSVD` (with vectors) of the tail ``J_{d+1:L} = F_L ... F_{d+1}`` for each split ``d``
+    in ``splits`` (``0 <= d < L``), descending, from one QR chain on the transpose
+    ``J_{d+1:L}^T = F_{d+1}^T ... F_L^T`` run from the output side (``F_e`` restricted to the rows the next factor
+    reads, so ``F_e^T`` maps the support of ``D_e`` to that of ``D_{e-1}``)."""
+    depth = len(gates)
+    want = set(splits)
+    sup = net.supports(gates)
+
+    def steps():
+        for e in range(depth, min(want), -1):
+            blk = net.layers[e - 1].factor(gates[e - 1], sup[e] if e < depth else None)
+            yield ((e - 1) if (e - 1) in want else None), blk.T, (False if e - 1 == min(want) else None)
+
+    for d, ell, x, q in _graded(net.width, steps(), net.weights[0].device):
+        jr = _jacobi(d, ell, x)
+        right = _embed(q.cpu() @ jr.left, sup[d], net.width)
+        yield LogSVD(d, jr.log_s, jr.right.T.contiguous(), right, jr.converged)
+
+
+_EMPTY = torch.empty(0, 0, dtype=torch.float64)
+
+
+def _jacobi(d: int, ell, x) -> JacobiResult:
     jr = jacobi_rows(ell.cpu(), x.cpu())
-    empty = torch.empty(n, 0, dtype=torch.float64)
-    if q is None:
-        return LogSVD(d, jr.log_s, empty, empty, jr.converged)
-    right = torch.zeros(n, jr.right.shape[0], dtype=torch.float64)
-    right[sup0.idx.cpu()] = jr.right.T
-    return LogSVD(d, jr.log_s, q.cpu() @ jr.left, right, jr.converged)
+    if not jr.converged:
+        raise RuntimeError(f"the Jacobi SVD at depth {d} did not converge; please report this network")
+    return jr
+
+
+def _embed(v: torch.Tensor, sup: Gate, n: int) -> torch.Tensor:
+    """Rows of ``v`` (indexed by the support ``sup``) placed in ``n``-space (zeros elsewhere)."""
+    out = torch.zeros(n, v.shape[1], dtype=torch.float64)
+    out[sup.idx.cpu()] = v
+    return out
