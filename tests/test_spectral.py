@@ -157,7 +157,7 @@ def test_principal_angles_against_dense_svd_of_head_and_tail():
         for row, d in enumerate(al.splits.tolist()):
             head = reference_jacobian(net, d)
 
-            def tail(y, d=d):
+            def tail(y, d=d, net=net):
                 for layer in net.layers[d:]:
                     y = layer.forward(y)
                 return y

@@ -33,6 +33,7 @@ SPEC_KEYS = (
     "eta",
     "correlation",
     "rho",
+    "residual",
 )
 
 
