@@ -52,6 +52,6 @@ def test_lyapunov_rows_have_stderr(capsys):
     ],
 )
 def test_bad_spectral_options_exit_2_with_one_line(capsys, argv, msg):
-    code, out, err = run(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     lines = [line for line in err.splitlines() if not line.startswith("note:")]
     assert code == 2 and len(lines) == 1 and msg in lines[0]

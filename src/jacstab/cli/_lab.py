@@ -158,7 +158,11 @@ def _report(store_path: str, out_dir: str, quick: bool):
     from jacstab.lab.builtin import BUILTIN, builtin_experiment
     from jacstab.lab.report import write_report
 
-    items = [(builtin_experiment(name, quick=quick), entry["paper"]) for name, entry in BUILTIN.items()]
+    items = [
+        (builtin_experiment(name, quick=quick), entry["paper"])
+        for name, entry in BUILTIN.items()
+        if entry.get("reproduce", True)
+    ]
     with Store(store_path, readonly=True) as store:
         return write_report(items, store, out_dir, __version__)
 
@@ -195,7 +199,7 @@ def reproduce(quick, out_dir, store_path, executor, workers, address, retry_erro
 
     _check_run(executor, workers, address)
     _check_out(out_dir)
-    exps = [builtin_experiment(name, quick=quick) for name in BUILTIN]
+    exps = [builtin_experiment(name, quick=quick) for name, entry in BUILTIN.items() if entry.get("reproduce", True)]
     total, summaries = sum(len(e.trials()) for e in exps), []
     with (
         Store(store_path) as store,

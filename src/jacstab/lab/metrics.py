@@ -62,6 +62,26 @@ def _lyapunov(net, p):
     return lyapunov_exponents(net, k=p["k"]).tolist()
 
 
+def _lyapunov_stderr(net, p):
+    from jacstab.engine import lyapunov
+
+    res = lyapunov(net, k=p["k"])
+    return res.exponents.tolist() + res.stderr.tolist()
+
+
+def _log_spectrum_depths(net, p):
+    from jacstab.engine import log_singular_values
+
+    return log_singular_values(net, depths=list(range(1, net.depth + 1)), k=p["k"]).reshape(-1).tolist()
+
+
+def _alignment(net, p):
+    from jacstab.engine import alignment
+
+    a = alignment(net, k=p["k"])
+    return a.mean_cos2.tolist() + a.gap_head.tolist() + a.gap_tail.tolist()
+
+
 def _certificate(net, p):
     from jacstab.certificate import certify
 
@@ -77,6 +97,13 @@ REGISTRY: dict[str, Metric] = {
         Metric("spectrum", 1, {"k": None}, _spectrum, "log singular values of J (top k; default all n)"),
         Metric("lyapunov", 1, {"k": None}, _lyapunov, "per-layer Lyapunov exponents (top k; default all n)"),
         Metric("certificate", 1, {}, _certificate, "values of Theorem 3.1's conditions for the realised weights"),
+        Metric("lyapunov_stderr", 1, {"k": None}, _lyapunov_stderr,
+               "k Lyapunov exponents then their k batch-means standard errors (jacstab.lyapunov)"),
+        Metric("log_spectrum_depths", 1, {"k": 8}, _log_spectrum_depths,
+               "log sigma_i(J^(d)) for d = 1..L, i = 1..k (depth-major, L*k values; log-domain QR chain)"),
+        Metric("alignment", 1, {"k": 1}, _alignment,
+               "per split d = 1..L-1: mean cos^2 of principal angles (head left / tail right top-k), then the "
+               "head gaps, then the tail gaps (3 (L-1) values)"),
     )
 }
 METRICS: tuple[str, ...] = tuple(REGISTRY)
