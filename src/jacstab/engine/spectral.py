@@ -129,6 +129,8 @@ def batch_stderr(log_r: torch.Tensor, batches: int) -> torch.Tensor:
     """Standard error of the column means of ``log_r`` (``L x k``) by ``batches`` batch means (see above)."""
     depth = log_r.shape[0]
     b = min(batches, depth)
+    if log_r.shape[1] == 0:  # no direction survives (J = 0)
+        return torch.empty(0, dtype=torch.float64)
     if b < 2:
         return torch.full((log_r.shape[1],), math.nan, dtype=torch.float64)
     means = torch.stack([c.mean(0) for c in torch.tensor_split(log_r, b, dim=0)])
