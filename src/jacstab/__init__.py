@@ -27,6 +27,9 @@ _EXPORTS = {
     "depth_curve": "jacstab.engine",
     "log_norm": "jacstab.engine",
     "lyapunov_exponents": "jacstab.engine",
+    "lyapunov": "jacstab.engine",
+    "log_singular_values": "jacstab.engine",
+    "LyapunovSpectrum": "jacstab.engine",
     "masks": "jacstab.engine",
     "singular_values": "jacstab.engine",
     "certify": "jacstab.certificate",
@@ -39,6 +42,7 @@ _MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs"
 __all__ = [
     "CorrelationModel",
     "Layer",
+    "LyapunovSpectrum",
     "NetSpec",
     "Network",
     "Pruning",
@@ -52,6 +56,8 @@ __all__ = [
     "lab",
     "load_dataset",
     "log_norm",
+    "log_singular_values",
+    "lyapunov",
     "lyapunov_exponents",
     "masks",
     "nets",
@@ -70,9 +76,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from jacstab import correlation, engine, lab, nets, pruning, specs, stats, theory, training
     from jacstab.certificate import certify
     from jacstab.engine import (
+        LyapunovSpectrum,
         depth_curve,
         jacobian_operator,
         log_norm,
+        log_singular_values,
+        lyapunov,
         lyapunov_exponents,
         masks,
         singular_values,

@@ -162,7 +162,7 @@ class CorrelationModel:
 # Fields added later appear in the canonical form only when they differ from their default.
 _V1_FIELDS = ("width", "depth", "activation", "sigma2", "init", "in_dim", "out_dim", "slope", "prune", "sparsity",
               "threshold", "keep", "prune_scope", "scaling", "eta", "correlation", "rho")
-_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold", "gate_p")
+_FLOAT_FIELDS = ("sigma2", "slope", "sparsity", "eta", "rho", "threshold", "gate_p", "residual")
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,9 @@ class NetSpec:
             independent of the weights and the input, drawn from its own seeded stream (the same seed gives the same
             weights under both models). ReLU only (a gate is 0 or 1).
         gate_p: ``p`` in ``(0, 1]``, the probability that a Bernoulli gate is open (``gates='bernoulli'`` only).
+        residual: ``alpha >= 0``, residual MLP (Borkar 2026, paper 004): ``Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1})``,
+            Jacobian ``prod_k (I + alpha W_k D_{k-1})``; ``0`` (default) is the plain MLP above. In the canonical
+            form (and hash) only when non-zero.
 
     Invalid values raise ``ValueError`` naming the field, the value and the allowed range.
     """
@@ -229,6 +232,7 @@ class NetSpec:
     rho: float = 0.0
     gates: GateModel = "forward"
     gate_p: float = 0.5
+    residual: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
@@ -237,6 +241,7 @@ class NetSpec:
         check_real("sigma2", self.sigma2, 0.0, 1e6, open_low=True)
         check_choice("init", self.init, INITS)
         check_real("slope", self.slope, 0.0, 1.0)
+        check_real("residual", self.residual, 0.0, 1e3)
         pruning, corr = self.pruning, self.correlation_model  # validates both groups
         if pruning.keep is not None:
             check_int("keep", pruning.keep, 1, self.width * self.width)
@@ -251,6 +256,9 @@ class NetSpec:
         object.__setattr__(self, "gate_p", check_real("gate_p", self.gate_p, 0.0, 1.0, open_low=True))
         if self.gates == "forward" and self.gate_p != 0.5:
             raise ValueError(f"gate_p={self.gate_p} applies to gates='bernoulli' only (forward gates come from Y_k)")
+        if self.gates == "bernoulli" and self.residual:
+            raise ValueError(f"gates='bernoulli' with residual={self.residual} is not supported (fixed gates are "
+                             "modelled for the plain MLP only)")
         if self.gates == "bernoulli" and self.activation != "relu":
             raise ValueError(
                 f"gates='bernoulli' models ReLU gates (entries 0 or 1); it needs activation='relu', "

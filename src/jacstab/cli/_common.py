@@ -35,6 +35,7 @@ SPEC_KEYS = (
     "rho",
     "gates",
     "gate_p",
+    "residual",
 )
 
 

@@ -231,7 +231,7 @@ def _builtins(names, quick: bool, data_dir: str | None) -> list:
             raise ValueError(f"unknown built-in experiment {name!r}{closest(name, list(BUILTIN))}; available: "
                              f"{', '.join(BUILTIN)}")
     out = []
-    for name in names or BUILTIN:
+    for name in names or [b for b, entry in BUILTIN.items() if entry.get("reproduce", True)]:
         exp = builtin_experiment(name, quick=quick, data_dir=data_dir)
         why = needs_missing_data(exp)
         if why is None:

@@ -212,6 +212,14 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
         option("--eta", group=corr, type=float, default=0.0, show_default=True, help="Paper's W_ind + eta w."),
         option("--correlation", group=corr, type=Choice(CORRELATIONS), default="none", show_default=True),
         option("--rho", group=corr, type=float, default=0.0, show_default=True, help="Target correlation."),
+        option(
+            "--residual",
+            group=net,
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="alpha: residual MLP Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1}) (paper 004); 0 = plain MLP.",
+        ),
         option("--seeds", group=seeds, type=int, default=1, show_default=True, help="Number of seeds K."),
         option("--seed0", group=seeds, type=int, default=0, show_default=True, help="Seeds are S0..S0+K-1."),
     ]

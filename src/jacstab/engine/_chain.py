@@ -6,8 +6,10 @@ the columns in ``a_0``, and we only need the rows of ``J^(d-1)`` in ``a_{d-1}``:
 
     P_0 = I_{|a_0|},    F_d = W_d[:, a_{d-1}] diag(s_{d-1}) P_{d-1}  (= J^(d)[:, a_0]),    P_d = F_d[a_d, :].
 
-Each factor comes from its layer (:meth:`jacstab.nets.layers.Dense.factor`). An intermediate step only needs
-``W_d[a_d, a_{d-1}]``: ``|a_d| |a_{d-1}| |a_0| ~ n^3/8`` multiply-adds for ReLU, 8x fewer than the dense ``n^3``.
+For a residual block (``I + alpha W D``, paper 004) the support is every unit (:meth:`Network.supports`),
+so nothing is restricted. Each factor comes from its layer (:meth:`jacstab.nets.layers.Dense.factor`). An
+intermediate step only needs ``W_d[a_d, a_{d-1}]``: ``|a_d| |a_{d-1}| |a_0| ~ n^3/8`` multiply-adds for ReLU, 8x
+fewer than the dense ``n^3``.
 ``P_d`` is renormalised to unit Frobenius norm after each step and the log of the factor accumulated, so no depth
 overflows or underflows.
 """
@@ -61,7 +63,7 @@ def prefix_products(
 
     ``ell`` is the accumulated log scale (``-inf`` once the product is exactly zero; ``F`` is then ``None``).
     """
-    net.require_column_restriction()
+    sup = net.supports(gates)  # a residual block's support is every unit: its columns are not restricted
     p: torch.Tensor | None = None  # None stands for the identity P_0
     ell = 0.0
     for d in range(1, depth + 1):
@@ -73,9 +75,9 @@ def prefix_products(
             yield d, f, ell
             if last:
                 return
-            p = f if gates[d].full else f.index_select(0, gates[d].idx)
+            p = f if sup[d].full else f.index_select(0, sup[d].idx)
         else:
-            blk = layer.factor(cols, gates[d])
+            blk = layer.factor(cols, sup[d])
             p = blk if p is None else blk @ p
         p, step = _normalise(p)
         ell += step

@@ -15,7 +15,6 @@ import torch
 from jacstab._checks import Method, check_int
 from jacstab.engine._chain import depth_curve_dense, product_at, spectral_norm
 from jacstab.engine._krylov import top_eigs
-from jacstab.engine._lyapunov import lyapunov_qr
 from jacstab.engine._masks import check_depth, check_input, check_network, misuse_hint
 from jacstab.engine._resolve import (
     RunInfo,
@@ -26,6 +25,7 @@ from jacstab.engine._resolve import (
     plan_operator,
 )
 from jacstab.engine.operators import FuncJacobian, JacobianOperator, MatrixFreeChain
+from jacstab.engine.spectral import lyapunov
 from jacstab.nets.network import Network
 from jacstab.nets.sampling import sample
 from jacstab.nets.streams import STREAM_INDEPENDENT, child_seed
@@ -165,7 +165,7 @@ def jacobian_operator(
     if m in ("jacrev", "jvp"):
         return FuncJacobian(lambda y: net.hidden_map(y, depth), net.input_map(x), m)
     gates = net.gates(x, depth)
-    if min(g.size for g in gates) == 0:
+    if min(g.size for g in net.supports(gates)) == 0:
         return None
     return MatrixFreeChain(net, gates, depth) if m == "lanczos" else product_at(net, gates, depth)
 
@@ -198,7 +198,7 @@ def _svals_network(net: Network, x, k: int, depth: int, info: RunInfo) -> tuple[
         op = FuncJacobian(lambda y: net.hidden_map(y, depth), net.input_map(x), info.method)
         return _svals_func(op, k, info), n
     gates = net.gates(x, depth)  # only the analytic paths need the gates
-    if min(g.size for g in gates) == 0:
+    if min(g.size for g in net.supports(gates)) == 0:
         return torch.empty(0), n
     if info.method == "lanczos":
         op = MatrixFreeChain(net, gates, depth)
@@ -296,13 +296,11 @@ def lyapunov_exponents(
     Benettin's QR method (Benettin, Galgani, Giorgilli, Strelcyn 1980); as ``L -> inf`` these are the Lyapunov
     exponents of the product (Oseledets); for Gaussian ``N(0, sigma2/n)`` linear layers they tend to
     ``(log(2 sigma2/n) + psi((n-i+1)/2))/2`` (Newman 1986), see ``jacstab.theory``. Natural log, float64.
-    ``seed`` fixes the random initial frame. Directions beyond the rank of ``J`` get ``-inf``.
+    ``seed`` fixes the random initial frame. Directions beyond the rank of ``J`` get ``-inf``. Residual networks
+    (factors ``I + alpha W_d D_{d-1}``) too. The exponents of :func:`jacstab.lyapunov`, which also returns their
+    standard errors, the per-layer terms and the final frame.
 
     Raises:
         TypeError: ``net`` is not a Network. ValueError: bad ``x``, ``k`` or ``seed``.
     """
-    net = check_network(net)
-    x = check_input(net, x)
-    k = _check_k(k, net.width)
-    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
-    return lyapunov_qr(net, net.gates(x), k, g)
+    return lyapunov(net, x, k, seed=seed).exponents

@@ -114,11 +114,10 @@ class MatrixFreeChain(JacobianOperator):
     method = "lanczos"
 
     def __init__(self, net: Network, gates: list[Gate], depth: int, generator: torch.Generator | None = None):
-        net.require_column_restriction()
-        layers = net.layers
-        self.blocks = [layers[d - 1].factor(gates[d - 1], gates[d] if d < depth else None) for d in range(1, depth + 1)]
+        layers, sup = net.layers, net.supports(gates)
+        self.blocks = [layers[d - 1].factor(gates[d - 1], sup[d] if d < depth else None) for d in range(1, depth + 1)]
         g = generator if generator is not None else torch.Generator().manual_seed(1)
-        v = torch.randn(gates[0].size, 1, generator=g, dtype=torch.float64).to(self.blocks[0])
+        v = torch.randn(sup[0].size, 1, generator=g, dtype=torch.float64).to(self.blocks[0])
         self.scales: list[float] = []
         for b in self.blocks:
             v = b @ v
@@ -126,7 +125,7 @@ class MatrixFreeChain(JacobianOperator):
             s = s if s > 0 and math.isfinite(s) else 1.0
             v = v / s
             self.scales.append(s)
-        super().__init__((net.width, gates[0].size), sum(math.log(s) for s in self.scales), net.dtype, net.device)
+        super().__init__((net.width, sup[0].size), sum(math.log(s) for s in self.scales), net.dtype, net.device)
 
     def _matmat(self, v):
         for b, s in zip(self.blocks, self.scales):

@@ -1,4 +1,5 @@
-"""Built-in experiments: the paper's Figures 1-9 as data (Dadoun et al. 2025), each with quick and full sizes.
+"""Built-in experiments: the paper's Figures 1-9 as data (Dadoun et al. 2025), each with quick and full sizes, and
+the spectral/residual experiments of papers 002 and 004.
 
 Figures 1-4 (depth curves): full sizes follow the paper (width 256, depth 100, 3 seeds); quick sizes run in minutes
 on 2 cores. They measure ``||J||`` at test image 0 of Fashion-MNIST when the Debian package is installed (the paper:
@@ -106,6 +107,37 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "paper": "Approximation 2.1: the two should agree at large width",
         "grid": {"gates": ["forward", "bernoulli"]},
     },
+    # issue 13 (papers 002, 004): not run by `reproduce` until the report registry plots them ("reproduce": False);
+    # figures: jacstab.lab.plots_spectral.figures_for_<metric>(rows, ...)
+    "residual-alpha": {
+        "description": "Top Lyapunov exponents vs the residual weight alpha, ReLU and linear (paper 004)",
+        "paper": "the top exponent tends to (1/2) log(1 + alpha^2 sigma2 p) (p = 1/2 ReLU, 1 linear) as n -> inf; "
+        "linear: exact finite-n value (jacstab.theory.residual_linear_exponent)",
+        "net": {"sigma2": 1.0},
+        "grid": {"activation": ["relu", "linear"], "residual": [0.25, 0.5, 1.0, 2.0]},
+        "metrics": ["lyapunov_stderr"],
+        "k": 4,
+        "sizes": {"full": {"width": 128, "depth": 2000, "seeds": 3}, "quick": {"width": 32, "depth": 400, "seeds": 2}},
+        "reproduce": False,
+    },
+    "residual-depth": {
+        "description": "log||J|| vs depth with and without residual connections off criticality (paper 004)",
+        "paper": "residual connections turn exponential vanishing (sigma_w^2 = 0.5) into slow growth and tame "
+        "explosion: slope (1/2) log(1 + alpha^2 sigma2 / 2) instead of (1/2) log(sigma2 / 2)",
+        "grid": {"sigma2": [0.5, 2.0, 4.0], "residual": [0.0, 0.5]},
+        "metrics": ["depth_curve"],
+        "reproduce": False,
+    },
+    "separation": {
+        "description": "Spectral separation and singular-vector alignment vs depth (paper 002)",
+        "paper": "ordered singular values separate exponentially with depth; strong separation forces the head's "
+        "top left and the tail's top right singular subspaces to align",
+        "net": {"sigma2": 2.0},
+        "grid": {"activation": ["relu", "linear"]},
+        "metrics": ["log_spectrum_depths", "alignment"],
+        "sizes": {"full": {"width": 64, "depth": 200, "seeds": 3}, "quick": {"width": 32, "depth": 60, "seeds": 2}},
+        "reproduce": False,
+    },
 }
 
 _APPROX21_SIZES = {
@@ -174,6 +206,13 @@ def builtin_experiment(name: str, *, quick: bool = False, data_dir: str | None =
         exp = parse_experiment(doc, f"built-in {name}")
         params = {k: size[k] for k in ("networks", "layer", "pairs")}
         return dataclasses.replace(exp, metrics=(MetricCall.make("approx21", **params),))
+    if isinstance(entry.get("sizes"), dict):  # papers 002/004 (issue 13): their own sizes, metrics and k
+        size = entry["sizes"][tag]
+        doc.update(metrics=entry["metrics"], seeds=size["seeds"],
+                   net={"width": size["width"], "depth": size["depth"], **entry.get("net", {})})
+        if "k" in entry:
+            doc["k"] = entry["k"]
+        return parse_experiment(doc, f"built-in {name}")
     if "train" in entry:
         size = _TRAIN_SIZES[tag]
         train = {**entry["train"], **size["train"]}

@@ -86,6 +86,26 @@ def _lyapunov(net, p, ctx):
     return lyapunov_exponents(net, ctx.x, k=p["k"]).tolist()
 
 
+def _lyapunov_stderr(net, p, ctx):
+    from jacstab.engine import lyapunov
+
+    res = lyapunov(net, ctx.x, k=p["k"])
+    return res.exponents.tolist() + res.stderr.tolist()
+
+
+def _log_spectrum_depths(net, p, ctx):
+    from jacstab.engine import log_singular_values
+
+    return log_singular_values(net, ctx.x, depths=list(range(1, net.depth + 1)), k=p["k"]).reshape(-1).tolist()
+
+
+def _alignment(net, p, ctx):
+    from jacstab.engine import alignment
+
+    a = alignment(net, ctx.x, k=p["k"])
+    return a.mean_cos2.tolist() + a.gap_head.tolist() + a.gap_tail.tolist()
+
+
 def _certificate(net, p, ctx):
     from jacstab.certificate import certify
 
@@ -188,6 +208,13 @@ REGISTRY: dict[str, Metric] = {
             _approx21,
             "Approximation 2.1 tests, gate entries and (T_W, T_D) of N networks (Fig. 5-6)",
         ),
+        Metric("lyapunov_stderr", 1, {"k": None}, _lyapunov_stderr,
+               "k Lyapunov exponents then their k batch-means standard errors (jacstab.lyapunov)"),
+        Metric("log_spectrum_depths", 1, {"k": 8}, _log_spectrum_depths,
+               "log sigma_i(J^(d)) for d = 1..L, i = 1..k (depth-major, L*k values; log-domain QR chain)"),
+        Metric("alignment", 1, {"k": 1}, _alignment,
+               "per split d = 1..L-1: mean cos^2 of principal angles (head left / tail right top-k), then the "
+               "head gaps, then the tail gaps (3 (L-1) values)"),
     )
 }
 METRICS: tuple[str, ...] = tuple(REGISTRY)

@@ -193,7 +193,12 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
             parts.append(approx21_section(exp, store, out)
                          + (f"<p><b>The paper reports:</b> {html.escape(paper)}</p>" if paper else ""))
         elif not rendered:
-            parts.append("<p>No stored results for this experiment: run its sweep first.</p>")
+            from jacstab.lab.figures import VIEWS
+
+            unseen = [m for m in exp.metric_names if m not in VIEWS]
+            parts.append(f"<p>The report draws no figure for the metrics {', '.join(unseen)} yet (their figures: "
+                         "jacstab.lab.plots_spectral; the values are in `jacstab results`).</p>" if unseen else
+                         "<p>No stored results for this experiment: run its sweep first.</p>")
         for r in rendered:
             parts += _section(r, options)
     parts.append("</body></html>")

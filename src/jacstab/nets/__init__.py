@@ -1,8 +1,11 @@
 """Networks: seeded streams, activations, layers, the frozen :class:`Network`, sampling, masks and scaling."""
 
-from jacstab.nets.layers import Dense, Gate, Layer
+from jacstab.nets.layers import Dense, Gate, Layer, ResidualBlock
 from jacstab.nets.network import Network, Provenance
 from jacstab.nets.sampling import sample
 from jacstab.nets.streams import default_input, generator, haar_orthogonal
 
-__all__ = ["Dense", "Gate", "Layer", "Network", "Provenance", "default_input", "generator", "haar_orthogonal", "sample"]
+__all__ = [
+    "Dense", "Gate", "Layer", "Network", "Provenance", "ResidualBlock", "default_input", "generator", "haar_orthogonal",
+    "sample",
+]

@@ -2,13 +2,18 @@
 
 The paper's MLP layer (eq. 1-2) is :class:`Dense`: ``Y_k = W_k phi(Y_{k-1})``, whose Jacobian factor is
 ``W_k D_{k-1}`` with ``D_{k-1} = diag(phi'(Y_{k-1}))``. Every other part of jacstab (the batched forward pass,
-masks, SNIP, the engine's products, Lanczos and the Lyapunov QR chain) goes through these three methods, so a new
-layer kind (a residual block, Bernoulli gates) is one new class here.
+masks, SNIP, the engine's products, Lanczos and the Lyapunov QR chain) goes through these methods, so a new
+layer kind is one new class here. :class:`ResidualBlock` (paper 004) is ``Y_k = Y_{k-1} + alpha W phi(Y_{k-1})``
+with factor ``I + alpha W D_{k-1}``.
+
+A layer's ``support(gate)`` is the set of input units on which its factor's columns can be non-zero: ``D``'s
+support for :class:`Dense` (so the engine keeps only active columns), every unit for a residual block.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -33,6 +38,11 @@ class Gate:
         return int(self.idx.numel())
 
     @classmethod
+    def everything(cls, n: int, device=None) -> Gate:
+        """The identity gate on ``n`` units (every unit active, value 1)."""
+        return cls(torch.arange(n, device=device), None, True)
+
+    @classmethod
     def from_derivative(cls, dphi: torch.Tensor) -> Gate:
         """The gate of a vector of derivatives ``phi'(y)`` (shape ``(n,)``)."""
         nz = dphi != 0
@@ -47,12 +57,11 @@ class Dense:
     """``Y_k = W phi(Y_{k-1})`` with an ``n x n`` weight ``W`` (no bias): the paper's hidden layer (eq. 1).
 
     Jacobian factor: ``dY_k/dY_{k-1} = W D_{k-1}``. Columns outside the support of ``D_{k-1}`` are zero, so the
-    engine may keep only active columns (``restricts_columns``); a residual block ``I + alpha W D`` may not.
+    engine keeps only active columns (:meth:`support`); a residual block ``I + alpha W D`` cannot.
     """
 
     weight: torch.Tensor
     activation: Activation
-    restricts_columns: bool = True
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``W phi(y)`` for ``y`` of shape ``(n,)`` or ``(batch, n)`` (rows are samples)."""
@@ -61,6 +70,10 @@ class Dense:
     def gate(self, y: torch.Tensor) -> Gate:
         """``D = diag(phi'(y))`` for one input ``y`` of shape ``(n,)`` (PyTorch's derivative at kinks)."""
         return Gate.from_derivative(self.activation.dphi(y))
+
+    def support(self, gate: Gate) -> Gate:
+        """The input units where the factor's columns may be non-zero: the support of ``D_{k-1}`` itself."""
+        return gate
 
     def factor(self, cols: Gate, rows: Gate | None) -> torch.Tensor:
         """``W[rows, cols] diag(s_cols)``: the factor on active units (all rows when ``rows`` is None or full).
@@ -80,7 +93,7 @@ class Dense:
 
     def with_weight(self, weight: torch.Tensor) -> Dense:
         """The same layer with another weight (e.g. masked, cast or moved)."""
-        return Dense(weight, self.activation, self.restricts_columns)
+        return Dense(weight, self.activation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +117,66 @@ class GatedDense(Dense):
 
     def with_weight(self, weight: torch.Tensor) -> GatedDense:
         """The same layer and gate with another weight (the gate follows the weight's device)."""
-        return GatedDense(weight, self.activation, self.restricts_columns, self.open.to(weight.device))
+        return GatedDense(weight, self.activation, self.open.to(weight.device))
 
 
-Layer = Dense  # Dense or its subclass GatedDense; a Protocol once residual blocks arrive
+
+@dataclass(frozen=True, eq=False)
+class ResidualBlock:
+    """``Y_k = Y_{k-1} + alpha W phi(Y_{k-1})`` (Borkar 2026, paper 004; ``alpha > 0``, ``W`` is ``n x n``).
+
+    Jacobian factor: ``dY_k/dY_{k-1} = I + alpha W D_{k-1}``, non-zero on every input unit (:meth:`support` is
+    everything), so the engine's products carry all ``n`` columns. For a positively homogeneous ``phi`` the block
+    is positively homogeneous too, so the renormalised forward pass keeps every gate exact at any depth.
+    """
+
+    weight: torch.Tensor
+    activation: Activation
+    alpha: float
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``y + alpha W phi(y)`` for ``y`` of shape ``(n,)`` or ``(batch, n)`` (rows are samples)."""
+        return y + self.alpha * (self.activation.phi(y) @ self.weight.T)
+
+    def gate(self, y: torch.Tensor) -> Gate:
+        """``D = diag(phi'(y))`` for one input ``y`` of shape ``(n,)``."""
+        return Gate.from_derivative(self.activation.dphi(y))
+
+    def support(self, gate: Gate) -> Gate:
+        """Every input unit (the identity term)."""
+        return Gate.everything(self.weight.shape[1], self.weight.device)
+
+    def factor(self, cols: Gate, rows: Gate | None) -> torch.Tensor:
+        """``(I + alpha W diag(d))[rows, :]`` with ``d`` the values of the gate ``cols`` (``D_{k-1}``) on its support
+        and 0 elsewhere: ``len(rows) x n`` (all ``n`` rows when ``rows`` is None or full)."""
+        n = self.weight.shape[1]
+        part = Dense(self.weight, self.activation).factor(cols, rows)  # W[rows, a] diag(s_a)
+        r = part.shape[0]
+        out = torch.zeros(r, n, dtype=part.dtype, device=part.device)
+        out[:, cols.idx] = self.alpha * part
+        ri = torch.arange(r, device=part.device)
+        ci = ri if rows is None or rows.full else rows.idx
+        out[ri, ci] += 1.0
+        return out
+
+    def with_weight(self, weight: torch.Tensor) -> ResidualBlock:
+        """The same block with another weight (e.g. masked, cast or moved)."""
+        return ResidualBlock(weight, self.activation, self.alpha)
+
+
+@runtime_checkable
+class Layer(Protocol):
+    """What every hidden layer provides (:class:`Dense`, :class:`GatedDense`, :class:`ResidualBlock`)."""
+
+    weight: torch.Tensor
+    activation: Activation
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor: ...
+
+    def gate(self, y: torch.Tensor) -> Gate: ...
+
+    def support(self, gate: Gate) -> Gate: ...
+
+    def factor(self, cols: Gate, rows: Gate | None) -> torch.Tensor: ...
+
+    def with_weight(self, weight: torch.Tensor) -> Layer: ...

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 
 from jacstab.nets.activations import Activation
-from jacstab.nets.layers import Dense, Gate
+from jacstab.nets.layers import Gate, Layer
 from jacstab.nets.streams import default_input
 from jacstab.specs import NetSpec
 
@@ -52,14 +52,14 @@ class Network:
 
     Attributes:
         spec: the law it was drawn from; seed: the seed it was drawn with.
-        layers: the ``L`` hidden layers (:class:`~jacstab.nets.layers.Dense`).
+        layers: the ``L`` hidden layers (:class:`~jacstab.nets.layers.Dense` or ``ResidualBlock``).
         w_in: ``n x d``; w_out: ``o x n``.
         provenance: how the hidden weights came about (:class:`Provenance`).
     """
 
     spec: NetSpec
     seed: int
-    layers: tuple[Dense, ...]
+    layers: tuple[Layer, ...]
     w_in: torch.Tensor
     w_out: torch.Tensor
     provenance: Provenance = SAMPLED
@@ -164,16 +164,11 @@ class Network:
                 bad = int((~torch.isfinite(w)).sum())
                 raise ValueError(f"{name} has {bad} nan or inf entries; jacstab measures finite networks only")
 
-    def require_column_restriction(self) -> None:
-        """The analytic engine keeps only the columns of ``J`` on the active input units ``a_0``; that is exact only
-        when every layer's factor is zero outside its active inputs (``Dense``: ``W D``). A layer with ``I + ...``
-        (a residual block) breaks it: raise instead of computing a wrong product."""
-        bad = [k for k, layer in enumerate(self.layers, 1) if not layer.restricts_columns]
-        if bad:
-            raise NotImplementedError(
-                f"layers {bad[:5]} do not restrict J to active units (e.g. residual blocks): the analytic methods "
-                "do not support them yet; use method='jacrev' or 'jvp'"
-            )
+    def supports(self, gates: list[Gate]) -> list[Gate]:
+        """For each gate ``D_{k-1}`` (k = 1..len(gates)), the input units where layer ``k``'s factor has non-zero
+        columns: ``D_{k-1}``'s support for a plain layer ``W D`` (the engine keeps only those columns of ``J`` and
+        only those rows of the product before it), every unit for a residual block ``I + alpha W D``."""
+        return [self.layers[k].support(g) for k, g in enumerate(gates)]
 
     def gates(self, x: torch.Tensor, depth: int | None = None) -> list[Gate]:
         """``[D_0, ..., D_{depth-1}]`` at one raw input ``x`` (shape ``(in_dim,)``), from the renormalised forward

@@ -21,7 +21,7 @@ import torch
 from jacstab._checks import check_int
 from jacstab.correlation import structured_normal
 from jacstab.nets.activations import get_activation
-from jacstab.nets.layers import Dense, GatedDense
+from jacstab.nets.layers import Dense, GatedDense, ResidualBlock
 from jacstab.nets.network import Network
 from jacstab.nets.pruning import apply_scaling, random_masks, snip_scores, top_masks
 from jacstab.nets.streams import (
@@ -157,7 +157,7 @@ def fixed_gate_layers(layers, seed: int, p: float) -> tuple[GatedDense, ...]:
     """``layers`` with the fixed Bernoulli(``p``) gates of ``seed``: layer ``k`` (1-based) gets ``D_{k-1}``
     (:func:`~jacstab.nets.streams.bernoulli_gate`)."""
     gates = [bernoulli_gate(seed, k, len(layer.weight), p) for k, layer in enumerate(layers)]
-    return tuple(GatedDense(la.weight, la.activation, la.restricts_columns, g) for la, g in zip(layers, gates))
+    return tuple(GatedDense(la.weight, la.activation, g) for la, g in zip(layers, gates))
 
 
 def check_device(device, what: str = "device") -> torch.device | None:
@@ -176,6 +176,12 @@ def check_device(device, what: str = "device") -> torch.device | None:
     return dev
 
 
+def _layer(spec: NetSpec, w: torch.Tensor, act) -> Dense | ResidualBlock:
+    """The hidden layer of the spec around ``w``: ``Dense`` (``W phi(y)``) or, with ``residual > 0``, a
+    ``ResidualBlock`` (``y + alpha W phi(y)``, paper 004)."""
+    return ResidualBlock(w, act, spec.residual) if spec.residual else Dense(w, act)
+
+
 def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=None, *, data=None) -> Network:
     """Draw a network from ``spec`` with integer ``seed >= 0``; same spec and seed give identical tensors.
 
@@ -183,12 +189,14 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     ``sqrt(sigma2) * Haar orthogonal``, then pruned and scaled per ``spec.prune`` / ``spec.scaling``
     (``net.weights`` carry masks and scaling). ``W_in ~ N(0, sigma2/d)``; ``W_out ~ N(0, sigma2/n)``
     (paper eq. 1). ``spec.gates='bernoulli'``: the same weights, with layer ``k`` gated by a fixed iid
-    Bernoulli(``gate_p``) ``D_{k-1}`` (:class:`~jacstab.nets.layers.GatedDense`).
-    Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to
-    ``dtype`` and moved to ``device``: float32 and float64 networks with the same seed share their draws and their
-    masks (the float32 weights are the float64 ones rounded), so the two can be paired. The price: a float32
-    network costs the float64 draws (about 2x the time of float32 draws; unpruned nets are cast layer by layer, so
-    the extra memory is one float64 matrix; pruned nets hold the float64 weights until the masks are made).
+    Bernoulli(``gate_p``) ``D_{k-1}`` (:class:`~jacstab.nets.layers.GatedDense`). With ``spec.residual = alpha > 0``
+    the hidden layers are residual blocks ``Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1})`` (same weights as the plain
+    network of the same seed).
+    Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to ``dtype`` and
+    moved to ``device``: float32 and float64 networks with the same seed share their draws and their masks (the
+    float32 weights are the float64 ones rounded), so the two can be paired. The price: a float32 network costs the
+    float64 draws (about 2x the time of float32 draws; unpruned nets are cast layer by layer, so the extra memory is
+    one float64 matrix; pruned nets hold the float64 weights until the masks are made).
 
     Args:
         spec: the law; seed: integer in ``[0, 2^63)`` (Python or numpy integer).
@@ -215,7 +223,7 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     act = get_activation(spec.activation, spec.slope)
     f64 = torch.float64
     keep = f64 if spec.pruning.active else dtype  # pruning ranks the float64 weights; else cast layer by layer
-    layers = [Dense(_hidden(spec, seed, k, f64).to(keep), act) for k in range(1, spec.depth + 1)]
+    layers = [_layer(spec, _hidden(spec, seed, k, f64).to(keep), act) for k in range(1, spec.depth + 1)]
     w_in = input_matrix(spec, seed)
     w_out = gaussian(spec.out_dim, n, spec.sigma2, generator=generator(seed, STREAM_OUT), dtype=f64)
     net = Network(spec, seed, tuple(layers), w_in, w_out)

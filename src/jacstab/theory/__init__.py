@@ -29,6 +29,11 @@ from jacstab.theory.masked import (
     tw_td_same_correlation,
 )
 from jacstab.theory.predict import Prediction, law_second_moment, predict
+from jacstab.theory.residual import (
+    residual_gated_exponent,
+    residual_infinite_width_exponent,
+    residual_linear_exponent,
+)
 from jacstab.theory.scaling import (
     compare_magnitude_factors,
     exact_magnitude_factor,
@@ -65,6 +70,9 @@ __all__ = [
     "paper_magnitude_factor",
     "predict",
     "predicted_log_norm",
+    "residual_gated_exponent",
+    "residual_infinite_width_exponent",
+    "residual_linear_exponent",
     "s_transform",
     "s_transform_two_atom",
     "scaling_factor",

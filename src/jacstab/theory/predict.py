@@ -28,12 +28,14 @@ import jacstab.theory.free as free
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants, tanh_fixed_point
 from jacstab.theory.law import density as _density
 from jacstab.theory.law import law_second_moment
+from jacstab.theory.residual import residual_growth
 
 PAPER = "Dadoun, Hayou, Salam, Seddik, Youssef 2025"
 PSG = "Pennington, Schoenholz, Ganguli 2017 (arXiv:1711.04735) and 2018 (arXiv:1802.09979)"
+RESIDUAL = "Borkar 2026 (paper 004); exact finite-n linear exponent: jacstab.theory.residual"
 MEAN_FIELD = "Poole et al. 2016 (arXiv:1606.05340), Schoenholz et al. 2017 (arXiv:1611.01232)"
 _FIELDS = ("width", "depth", "activation", "slope", "sigma2", "init", "prune", "sparsity", "threshold", "keep",
-           "scaling", "eta", "correlation", "rho")  # fmt: skip
+           "scaling", "eta", "correlation", "rho")  # fmt: skip; residual (alpha) is read when present
 _CORRELATED_GROWTH = (
     "no prediction: correlated weights add a shared (eta: rank-one; row/col: one per row/column) or structured "
     "component that drives ||J|| beyond the per-entry second moment; Theorem 5.1 only says ||J|| matches the iid "
@@ -99,8 +101,9 @@ class Prediction:
         table = (
             ("sigma2_eff", self.sigma2_eff, "n E|b w|^2 = c^2 sigma2 (1 + eta^2) m", thm, self.law_reason),
             ("mean_dphi2", self.gates.mean_dphi2, "E[phi'(z)^2], z ~ N(0, q)", MEAN_FIELD, _q_note(self)),
-            ("growth_per_layer", self.growth_per_layer, "(1/2) log(sigma2_eff E[phi'^2])",
-             PAPER + ", Thm 2.2 (generalised)", self.growth_reason or f"{self.growth_kind}; {self.regime}"),
+            ("growth_per_layer", self.growth_per_layer, _growth_formula(self.spec),
+             RESIDUAL if _residual(self.spec) else PAPER + ", Thm 2.2 (generalised)",
+             self.growth_reason or f"{self.growth_kind}; {self.regime}"),
             ("condition_ii", self.condition_ii, "E[phi'^2] sigma2_eff - 1", thm, self.law_reason or self.note),
             (f"log_norm(L={self.spec.depth})", last, "(1/2) log edge of J J^T, n -> inf", self.source,
              self.edge_reason or self.kind),
@@ -128,8 +131,15 @@ class Prediction:
         else:
             lines.append(f"  predicted log||J^(L)|| = {self.log_norm[-1]:.4g} (n -> inf; {self.kind})")
         ii = "unknown (law unknown)" if math.isnan(self.condition_ii) else f"{self.condition_ii:+.3g}"
+        ii = "not applicable (residual)" if _residual(s) else ii
         lines.append(f"  condition (ii) = {ii}: {self.note}")
         return "\n".join(lines)
+
+
+def _growth_formula(spec: Any) -> str:
+    if _residual(spec):
+        return "(1/2) log(1 + alpha^2 sigma2_eff E[phi'^2])"
+    return "(1/2) log(sigma2_eff E[phi'^2])"
 
 
 def _number(value: float | None) -> float | None:
@@ -157,15 +167,19 @@ def _law_reason(spec: Any, sigma2_eff: float) -> str:
 
 
 def _unsupported(spec: Any) -> str:
-    """Fields later issues add (the residual issue) that this module does not model yet."""
-    if getattr(spec, "residual", 0):
-        return "no prediction: residual networks are not covered by predict yet"
+    """Combinations this module does not model: residual blocks with fixed Bernoulli gates."""
+    if getattr(spec, "residual", 0) and getattr(spec, "gates", "forward") != "forward":
+        return "no prediction: residual networks with fixed Bernoulli gates are not covered by predict"
     return ""
 
 
 def _fixed_gates(spec: Any) -> float | None:
     """``gate_p`` for the fixed-gates model (``gates='bernoulli'``), else None."""
     return spec.gate_p if getattr(spec, "gates", "forward") == "bernoulli" else None
+
+
+def _residual(spec: Any) -> bool:
+    return bool(getattr(spec, "residual", 0))
 
 
 def _correlated(spec: Any) -> bool:
@@ -192,6 +206,8 @@ def _growth(spec: Any, sigma2_eff: float, gates: GaussianConstants) -> tuple[flo
         return math.nan, "", _law_reason(spec, sigma2_eff)
     if _correlated(spec):
         return math.nan, "", _CORRELATED_GROWTH
+    if _residual(spec):
+        return residual_growth(spec, sigma2_eff, gates.mean_dphi2)
     growth = 0.5 * math.log(sigma2_eff * gates.mean_dphi2)
     if _fixed_gates(spec) is not None:
         return growth, (
@@ -205,6 +221,8 @@ def _growth(spec: Any, sigma2_eff: float, gates: GaussianConstants) -> tuple[flo
 
 def _theorem(spec: Any) -> tuple[bool, str]:
     """``(theorem_applies, note)`` for condition (ii)."""
+    if _residual(spec):
+        return False, "Theorem 3.1 is for the plain MLP; a residual product I + alpha W D is covered by paper 004"
     if spec.activation != "relu":
         return False, (
             f"Theorem 3.1 is stated for ReLU masks; for {spec.activation} the second-moment analogue "
@@ -236,6 +254,11 @@ def _no_edge_reason(spec: Any, sigma2_eff: float) -> str:
     """Why free probability gives no edge for this law ("" when it does)."""
     if _unsupported(spec):
         return _unsupported(spec)
+    if _residual(spec):
+        return (
+            "no prediction: the free-probability edge is derived for products W D; for a residual product only "
+            "the top exponent (growth_per_layer) is predicted"
+        )
     if math.isnan(sigma2_eff):
         return _law_reason(spec, sigma2_eff)
     if _correlated(spec):
@@ -366,7 +389,7 @@ def predict(spec: Any) -> Prediction:
         growth_per_layer=growth,
         growth_kind=growth_kind,
         growth_reason=growth_reason,
-        condition_ii=gates.mean_dphi2 * sigma2_eff - 1.0,
+        condition_ii=math.nan if _residual(spec) else gates.mean_dphi2 * sigma2_eff - 1.0,
         theorem_applies=applies,
         note=note,
         log_norm=log_norm,
