@@ -156,11 +156,12 @@ def test_builtin_experiments(tmp_path, capsys):
             assert dict(full.metrics[0].params) == {"layer": 10, "networks": 1000, "pairs": 50}
             assert dict(quick.metrics[0].params)["networks"] < 1000
             continue
+        if isinstance(BUILTIN[name].get("sizes"), dict):  # papers 002/004: their own sizes, the Gaussian input
+            assert full.input == "default" and len(quick.trials()) < len(full.trials())
+            continue
         # the paper's input is an MNIST image: Fashion-MNIST's test image 0 when installed, else the Gaussian input
         assert full.input == ("dataset:fashion-mnist:0" if fmnist_installed() else "default")
         assert full.specs[0].input_dim == (784 if fmnist_installed() else 256)
-        if isinstance(BUILTIN[name].get("sizes"), dict):  # issue 13's built-ins set their own sizes
-            continue
         assert full.specs[0].width == 256 and full.specs[0].depth == 100 and len(full.seeds) == 3
         assert len(quick.trials()) < len(full.trials())
     assert {s.scaling for s in builtin_experiment("fig3").specs} >= {"none", "random", "paper-magnitude"}
