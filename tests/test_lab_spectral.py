@@ -7,7 +7,7 @@ import jacstab
 from jacstab.lab import Store
 from jacstab.lab.builtin import BUILTIN, builtin_experiment
 from jacstab.lab.experiment import parse_experiment
-from jacstab.lab.metrics import get_metric
+from jacstab.lab.metrics import Context, get_metric
 from jacstab.lab.runner import run_experiment
 from jacstab.lab.spectral import fit_finite_depth, settings, spectrum_by_depth
 
@@ -26,12 +26,12 @@ def test_fit_finite_depth_recovers_exact_coefficients():
 
 def test_metrics_return_what_the_api_computes():
     net = jacstab.sample(jacstab.NetSpec(8, 6, residual=0.5), 0)
-    vals = get_metric("lyapunov_stderr").compute(net, {"k": 2})
+    vals = get_metric("lyapunov_stderr").compute(net, {"k": 2}, Context())
     res = jacstab.lyapunov(net, k=2)
     assert vals == res.exponents.tolist() + res.stderr.tolist()
-    vals = get_metric("log_spectrum_depths").compute(net, {"k": 3})
+    vals = get_metric("log_spectrum_depths").compute(net, {"k": 3}, Context())
     assert vals == jacstab.log_singular_values(net, depths=list(range(1, 7)), k=3).reshape(-1).tolist()
-    vals = get_metric("alignment").compute(net, {"k": 1})
+    vals = get_metric("alignment").compute(net, {"k": 1}, Context())
     a = jacstab.engine.alignment(net, k=1)
     assert vals == a.mean_cos2.tolist() + a.gap_head.tolist() + a.gap_tail.tolist()
 

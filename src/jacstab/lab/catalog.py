@@ -48,17 +48,20 @@ def register(store: Store, exp: Experiment) -> None:
 def stored_experiments(store: Store) -> dict[str, Experiment]:
     """``{name: Experiment}`` of every experiment ``store`` holds: the registered ones (latest definition of
     each name, oldest first), then unregistered built-ins (quick and full size) with a stored trial that no other
-    built-in shares (fig4's eta = 0 is fig1's sigma2 = 2)."""
+    built-in shares (fig4's eta = 0 is fig1's sigma2 = 2), or with every trial stored."""
     out = {name: experiment_from_json(text) for name, text in store.experiment_definitions().items()}
     builtins = [e for b in BUILTIN for q in (True, False)
                 if needs_missing_data(e := builtin_experiment(b, quick=q)) is None]
-    ids = {e.name: {t.id for t in e.trials()} for e in builtins if e.name not in out}
-    if ids:
-        stored = store.finished()
-        for name, mine in ids.items():
-            others = set().union(*(v for k, v in ids.items() if k != name))
-            if (mine - others) & stored:  # a trial it shares with another built-in is no evidence
-                out[name] = next(e for e in builtins if e.name == name)
+    ids = {e.name: {t.id for t in e.trials()} for e in builtins}
+    stored = store.finished() if any(name not in out for name in ids) else set()
+    for e in builtins:
+        if e.name in out:
+            continue
+        mine = ids[e.name]
+        others = set().union(*(v for k, v in ids.items() if k != e.name))
+        # evidence: a stored trial no other built-in shares, or every trial stored (fig1 is part of residual-depth)
+        if (mine - others) & stored or mine <= stored:
+            out[e.name] = e
     return out
 
 

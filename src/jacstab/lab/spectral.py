@@ -15,7 +15,7 @@ import numpy as np
 
 from jacstab.specs import NetSpec
 
-_ROW_KEYS = {"trial_id", "seed", "status", "error", "metric", "idx", "value"}
+_ROW_KEYS = {"trial_id", "seed", "status", "error", "metric", "idx", "index", "value", "experiment", "spec_hash"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,12 @@ def settings(rows: Iterable[dict], metric: str) -> list[Setting]:
         if key not in specs:
             specs[key] = NetSpec.from_dict({k: v for k, v in fields.items() if k in NetSpec.__dataclass_fields__})
         val = r["value"]
-        by.setdefault(key, {}).setdefault(r["seed"], {})[r["idx"]] = float("nan") if val is None else float(val)
+        slot = by.setdefault(key, {}).setdefault(r["seed"], {})
+        slot[r["index"] - 1] = float("nan") if val is None else float(val)
     out = []
     for key, seeds in by.items():
         ss = sorted(seeds)
-        m = max(len(seeds[s]) for s in ss)
+        m = max(max(seeds[s]) + 1 for s in ss)
         arr = np.full((len(ss), m), np.nan)
         for i, s in enumerate(ss):
             for j, v in seeds[s].items():
