@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 import jacstab
 from jacstab import _checks
@@ -338,7 +339,8 @@ def test_scalings_rows_equal_library_curves(capsys):
     argv = ["scalings", "-n", "64", "-L", "30", "--prune", "random", "--sparsity", "0.5", "--seeds", "3"]
     code, out, err = run(capsys, *argv, "--every", "15", "--format", "json")
     rows = json.loads(out)
-    assert code == 0 and list(rows[0]) == ["scaling", "depth", "log_norm_mean", "log_norm_sd", "seeds", "condition_ii"]
+    assert code == 0 and list(rows[0]) == ["scaling", "depth", "log_norm_mean", "log_norm_ci_low", "log_norm_ci_high",
+                                           "log_norm_sd", "seeds", "condition_ii"]
     assert {r["scaling"] for r in rows} == {"none", "random", "exact", "empirical"}
     assert {r["depth"] for r in rows} == {15, 30} and {r["seeds"] for r in rows} == {3}
     by = {(r["scaling"], r["depth"]): r for r in rows}
@@ -348,6 +350,9 @@ def test_scalings_rows_equal_library_curves(capsys):
         for d in (15, 30):
             assert by[(rule, d)]["log_norm_mean"] == pytest.approx(c[:, d - 1].mean(), rel=1e-12)
             assert by[(rule, d)]["log_norm_sd"] == pytest.approx(c[:, d - 1].std(ddof=1), rel=1e-10)
+            half = stats.t.ppf(0.975, 2) * c[:, d - 1].std(ddof=1) / math.sqrt(3)  # 95% t-interval, 3 seeds
+            assert by[(rule, d)]["log_norm_ci_high"] == pytest.approx(c[:, d - 1].mean() + half, rel=1e-10)
+            assert by[(rule, d)]["log_norm_ci_low"] == pytest.approx(c[:, d - 1].mean() - half, rel=1e-10)
     # exact identity: unscaled = scaled + (d/2) log(1 - s) on the same weights
     assert by[("none", 30)]["log_norm_mean"] == pytest.approx(by[("random", 30)]["log_norm_mean"] + 15 * math.log(0.5))
     assert by[("random", 15)]["condition_ii"] == pytest.approx(0, abs=1e-12)

@@ -59,9 +59,10 @@ def certify(sampled: bool, **o) -> None:
 def scalings(every: int, **o) -> None:
     """Measured log ||J^(d)|| vs depth for every scaling rule that applies to --prune, over the seeds.
 
-    Rows {scaling, depth, log_norm_mean, log_norm_sd, seeds, condition_ii}: mean and sample standard deviation
-    (ddof = 1; nan with one seed) over the seeds with a finite value (seeds counts them), every --every-th depth
-    and the last; condition_ii is the law-level |1/2 sum_k E|b w|^2 - 1| of Theorem 3.1 (0 = the row second
+    Rows {scaling, depth, log_norm_mean, log_norm_ci_low, log_norm_ci_high, log_norm_sd, seeds, condition_ii}: mean,
+    its 95% Student-t interval and sample standard deviation (ddof = 1; nan with one seed) over the seeds with a
+    finite value (seeds counts them), every --every-th depth and the last; condition_ii is the law-level
+    |1/2 sum_k E|b w|^2 - 1| of Theorem 3.1 (0 = the row second
     moment of the unpruned law is restored). A summary on stderr gives each rule's growth of log ||J|| per layer
     (mean of per-seed least-squares slopes over the second half of the depths, 95% CI: give --seeds >= 2)
     and names the most stable rule, saying whether it is distinguishable from the runner-up.

@@ -16,7 +16,8 @@ import numpy as np
 from jacstab._checks import SCALINGS
 from jacstab.lab.analysis import Ranking, Slope, compare_slopes, growth_slope, growth_start, mean_band
 
-COLUMNS = ("scaling", "depth", "log_norm_mean", "log_norm_sd", "seeds", "condition_ii")
+COLUMNS = ("scaling", "depth", "log_norm_mean", "log_norm_ci_low", "log_norm_ci_high", "log_norm_sd", "seeds",
+           "condition_ii")
 
 
 def applicable_rules(base: Any) -> list[tuple[str, Any]]:
@@ -66,8 +67,9 @@ class ScalingComparison:
         dtype, device: passed to ``jacstab.sample``.
         advance: called once per sampled network (progress).
 
-    Rows ``{scaling, depth, log_norm_mean, log_norm_sd, seeds, condition_ii}``: mean and sample sd (ddof 1, NaN
-    with one seed) over the seeds with a finite value (``seeds`` counts them; a dead network, ``J = 0``, is not
+    Rows ``{scaling, depth, log_norm_mean, log_norm_ci_low, log_norm_ci_high, log_norm_sd, seeds, condition_ii}``:
+    mean, its 95% Student-t interval (the report's convention) and sample sd (ddof 1; NaN with one seed) over the
+    seeds with a finite value (``seeds`` counts them; a dead network, ``J = 0``, is not
     averaged), and the law-level ``|condition (ii)|`` of Theorem 3.1 under that rule.
     """
 
@@ -121,6 +123,8 @@ class ScalingComparison:
                     "scaling": rule,
                     "depth": d,
                     "log_norm_mean": float(band.mean[d - 1]),
+                    "log_norm_ci_low": float(band.ci_low[d - 1]),
+                    "log_norm_ci_high": float(band.ci_high[d - 1]),
                     "log_norm_sd": float(band.sd[d - 1]),
                     "seeds": int(band.n_finite[d - 1]),
                     "condition_ii": ii,
