@@ -179,7 +179,7 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
     ]
     for exp, rendered in done:
         links = ", ".join(f"<a href='#{html.escape(exp.name)}-{r.metric}'>{html.escape(r.metric)}</a>"
-                          for r in rendered) or "no stored results"
+                          for r in rendered) or ("approx21" if "approx21" in exp.metric_names else "no stored results")
         parts.append(f"<li><a href='#{html.escape(exp.name)}'>{html.escape(exp.name)}</a>: {links}</li>")
     parts.append("</ul>")
     for exp, rendered in done:
