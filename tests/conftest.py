@@ -34,3 +34,11 @@ def close_log():
         assert abs(math.exp(measured_log) - reference_value) <= rtol * reference_value
 
     return check
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory):
+    """A tiny learnable IDX dataset (600 train, 200 test, 8x8 images, 10 classes) written by tests/_idx.py."""
+    from _idx import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("toy"))

@@ -8,18 +8,12 @@ import sys
 import pytest
 
 import jacstab
-from _idx import write_dataset
 from jacstab.cli import main
 
 LAUNCH = (
     "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
     "sys.argv[0] = 'jacstab'; import runpy; runpy.run_module('jacstab', run_name='__main__')"
 )
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("toy"))
 
 
 def run(capsys, *argv):

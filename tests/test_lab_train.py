@@ -26,11 +26,6 @@ SPEC = jacstab.NetSpec(width=16, depth=3, in_dim=64)
 TRAIN = {"dataset": "idx", "epochs": 1, "lr": [0.1, 0.01], "batch_size": 32}
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("toy"))
-
-
 def run(capsys, *argv):
     with pytest.raises(SystemExit) as e:
         main(list(argv))

@@ -18,11 +18,6 @@ from jacstab.training.loop import EpochRecord, _Run
 FMNIST = Path(DEFAULT_DIRS["fashion-mnist"])
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("toy"))
-
-
 # --- the IDX reader -------------------------------------------------------------------------------------------
 
 
