@@ -199,6 +199,10 @@ def test_training_argument_errors(toy):
         train(SPEC, "idx", data_dir=toy, epochs=0)
     with pytest.raises(ValueError, match="lr"):
         train(SPEC, "idx", data_dir=toy, epochs=1, lr=-1)
+    with pytest.raises(ValueError, match="subset is for dataset names"):
+        train(SPEC, load_dataset("idx", toy), epochs=1, subset=10)
+    with pytest.raises(ValueError, match="probe_index"):
+        train(SPEC, "idx", data_dir=toy, epochs=1, probe_index=200)  # the toy test set has 200 images
 
 
 @pytest.mark.skipif(not FMNIST.is_dir() and os.environ.get("CI") != "true",

@@ -99,6 +99,12 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
           probe_index: int = 0, callback: Callable[[EpochRecord], None] | None = None) -> TrainResult:
     """Train the network ``jacstab.sample(spec, seed)`` draws (same weights) on ``dataset`` with cross-entropy.
 
+    Loss and update (paper Section 1, the gradient-descent rule; Section 6: SGD, lr grid chosen on validation)::
+
+        L(W) = (1/|B|) sum_{i in B} CE(W_out phi(Y_L(x_i)), z_i),    W <- W - lr * grad_W L
+
+    on minibatches ``B``.
+
     ``W_in`` is ``n x d`` for the data dimension ``d`` (``spec.in_dim`` must be ``None`` or ``d``), ``W_out`` is
     ``classes x n`` (``spec.out_dim`` must equal the number of classes). Pruned weights stay exactly zero (their
     gradients are masked, so SGD, momentum and Adam never move them) and the sampled scaling is kept; correlated and
