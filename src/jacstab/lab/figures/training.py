@@ -123,6 +123,7 @@ def fig7_8(ctx: Context):
                     dark = im.norm(grid[i, j]) < 0.5 if key == "test_accuracy" else im.norm(grid[i, j]) > 0.5
                     ax.text(j, i, text, ha="center", va="center", fontsize=7,
                             color="white" if not math.isnan(grid[i, j]) and dark else "black")
+            ax.grid(False)  # the style's grid would cut through the cells
             ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
             ax.set_yticks(range(len(depths)), [str(d) for d in depths])
             ax.set_xlabel("sparsity s (fraction of weights removed)")
