@@ -15,11 +15,12 @@ and marked), never dropped.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from jacstab.lab.figures._data import Context, Table
+from jacstab.lab.figures._data import Context, Table, label
 from jacstab.lab.figures._style import pyplot
 from jacstab.lab.metrics import get_metric
 from jacstab.specs import NetSpec
@@ -65,8 +66,7 @@ def mean_ci(values: list[float]) -> tuple[float, float, float]:
 
 
 def _setting(spec: NetSpec, fields: list[str]) -> str:
-    return ", ".join(f"{f}={getattr(spec, f):g}" if isinstance(getattr(spec, f), float) else f"{f}={getattr(spec, f)}"
-                     for f in fields) or "network"
+    return label(spec, fields)  # eta=2^-8, sigma2=2, ... (the report's spelling)
 
 
 def _varying(trials: list[Trained], exclude: tuple[str, ...] = ("depth",)) -> list[str]:
@@ -201,7 +201,9 @@ def draw_curves(a1, a2, trials: list[Trained]) -> None:
     colour = setting, line style = depth."""
     plt = pyplot()
     fields = _varying(trials)
-    settings = sorted({_setting(t.spec, fields) for t in trials})
+    ordered = sorted(trials, key=lambda t: tuple(str(getattr(t.spec, f)) if isinstance(getattr(t.spec, f), str)
+                                                 else getattr(t.spec, f) for f in fields))
+    settings = list(dict.fromkeys(_setting(t.spec, fields) for t in ordered))  # by value, as in the left panel
     depths = sorted({t.spec.depth for t in trials})
     styles = ["-", "--", ":", "-."]
     cmap = plt.get_cmap("viridis")
@@ -240,8 +242,9 @@ def draw_curves(a1, a2, trials: list[Trained]) -> None:
 
 
 def _pretty(setting: str) -> str:
-    """``sigma2=2, eta=0.125`` in mathtext."""
-    return setting.replace("sigma2=", r"$\sigma_w^2$=").replace("eta=", r"$\eta$=")
+    """``sigma2=2, eta=2^-3`` in mathtext."""
+    text = setting.replace("sigma2=", r"$\sigma_w^2$=").replace("eta=", r"$\eta$=")
+    return re.sub(r"2\^(-?\d+)", r"$2^{\1}$", text)
 
 
 def _value_label(field: str, v) -> str:
