@@ -8,7 +8,7 @@ import click
 
 from jacstab._checks import DATASETS, OPTIMIZERS
 from jacstab.cli._common import api, device_of, dtype_of, note, progress, rows_out, seed_range, spec_from
-from jacstab.cli._options import Choice, Command, format_option, network_options, option
+from jacstab.cli._options import Choice, Command, _stack, format_option, network_options, option
 
 COLUMNS = ["seed", "epoch", "lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "log_norm",
            "diverged"]
@@ -34,9 +34,7 @@ def train_options(f):
         option("--all-lrs", group=group, is_flag=True,
                help="Rows of every learning rate of the grid, with a 'chosen' column (default: the chosen one)."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(opts)(f)
 
 
 @click.command(cls=Command, example=[

@@ -132,7 +132,7 @@ def _lr_grid(v):
     return tuple(check_real("lr", x, 0.0, 1e3, open_low=True) for x in vals)
 
 
-def _optional_int(name, low):
+def _int_at_least(name, low):
     return lambda v: check_int(name, v, low)
 
 
@@ -179,10 +179,10 @@ def decode_approx21(values, networks: int, pairs: int) -> dict[str, Any]:
 _CHECKS = {
     "k": lambda v: check_int("k", v, 1),
     "dataset": _choice("dataset", DATASETS),
-    "epochs": _optional_int("epochs", 1),
+    "epochs": _int_at_least("epochs", 1),
     "lr": _lr_grid,
-    "batch_size": _optional_int("batch_size", 1),
-    "subset": _optional_int("subset", 1),
+    "batch_size": _int_at_least("batch_size", 1),
+    "subset": _int_at_least("subset", 1),
     "optimizer": _choice("optimizer", OPTIMIZERS),
     "momentum": lambda v: check_real("momentum", v, 0.0, 0.999999),
     "networks": lambda v: check_int("networks", v, 2, 10**6),

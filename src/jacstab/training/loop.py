@@ -5,6 +5,7 @@ seen (paper Section 7).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -137,10 +138,12 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
     net0 = sample(spec, seed)
     probe = ds.x_test[probe_index].to(torch.float64)
     data = ds.to(dev, dtype)
-    histories, results, seconds, examples = {}, {}, 0.0, 0
+    histories, results, seconds, examples, initial = {}, {}, 0.0, 0, None
     for rate in lrs:
         run = _Run(net0, data, rate, optimizer, momentum, batch_size, seed, dev, dtype, probe)
-        records = [run.record(0, None)]
+        if initial is None:  # epoch 0 is the same network for every lr: evaluate it once
+            initial = run.record(0, None)
+        records = [dataclasses.replace(initial, lr=rate)]
         if callback:
             callback(records[0])
         for epoch in range(1, epochs + 1):
