@@ -36,27 +36,35 @@ def test_metrics_return_what_the_api_computes():
     assert vals == a.mean_cos2.tolist() + a.gap_head.tolist() + a.gap_tail.tolist()
 
 
-def test_spectral_builtins_are_not_reproduced_until_the_report_plots_them():
-    for name in ("residual-alpha", "residual-depth", "separation"):
-        assert BUILTIN[name]["reproduce"] is False
-        assert builtin_experiment(name, quick=True).trials()
+def test_spectral_builtins_are_reproduced_and_drawn_by_the_report_registry():
+    from jacstab.lab.figures import VIEWS
+
+    for name in ("residual-alpha", "residual-depth", "separation", "fixed-gates-dynamics"):
+        assert BUILTIN[name].get("reproduce", True) is True
+        exp = builtin_experiment(name, quick=True)
+        assert exp.trials()
+        assert all(m in VIEWS for m in exp.metric_names)
 
 
 @pytest.fixture(scope="module")
-def store_rows(tmp_path_factory):
+def stored(tmp_path_factory):
     path = tmp_path_factory.mktemp("s") / "s.sqlite"
     exp = parse_experiment(
         {"name": "t", "metrics": ["log_spectrum_depths", "alignment"], "seeds": 2, "k": 2,
          "net": {"width": 8, "depth": 5}, "grid": {"residual": [0.0, 0.5]}}, "test")  # fmt: skip
-    with Store(path) as st:
-        run_experiment(exp, st, executor="serial")
     exp2 = parse_experiment(
         {"name": "t2", "metrics": ["lyapunov_stderr"], "seeds": 2, "k": 1,
          "net": {"width": 8, "depth": 30, "activation": "linear", "sigma2": 1.0},
          "grid": {"residual": [0.5, 1.0]}}, "test")  # fmt: skip
     with Store(path) as st:
+        run_experiment(exp, st, executor="serial")
         run_experiment(exp2, st, executor="serial")
-    with Store(path, readonly=True) as st:
+    return path, exp, exp2
+
+
+@pytest.fixture(scope="module")
+def store_rows(stored):
+    with Store(stored[0], readonly=True) as st:
         return st.rows()
 
 
@@ -69,10 +77,26 @@ def test_settings_regroup_the_store_rows(store_rows):
         np.testing.assert_array_equal(spectrum_by_depth(s)[0], want)
 
 
-def test_figures_are_written(store_rows, tmp_path):
-    from jacstab.lab import plots_spectral as P
+def test_report_registry_draws_and_tabulates_the_spectral_metrics(stored, tmp_path):
+    from jacstab.lab.figures import FigureOptions, render
 
-    assert len(P.figures_for_log_spectrum_depths(store_rows, tmp_path)) == 2
-    assert len(P.figures_for_alignment(store_rows, tmp_path)) == 2
-    (fig,) = P.figures_for_lyapunov_stderr(store_rows, tmp_path)
-    assert fig.stat().st_size > 10_000
+    path, exp, exp2 = stored
+    with Store(path, readonly=True) as st:
+        out = {r.metric: r for e in (exp, exp2) for r in render(e, st, tmp_path, FigureOptions())}
+    assert set(out) == {"log_spectrum_depths", "alignment", "lyapunov_stderr"}
+    for r in out.values():
+        assert r.png.stat().st_size > 10_000 and r.tables and r.tables[0].rows
+    # alignment table: mean cos^2 at the middle split = the API's value averaged over the seeds (exact, 1e-4 from
+    # the 4-digit formatting)
+    row = out["alignment"].tables[0].rows[0]
+    mid = row["split d"]
+    spec = exp.specs[0]
+    want = np.mean([float(jacstab.engine.alignment(jacstab.sample(spec, s), k=2).mean_cos2[mid - 1]) for s in (0, 1)])
+    assert row["chance k/n"] == f"{2 / 8:.4f}"
+    assert float(row["mean cos^2"].split()[0]) == pytest.approx(want, abs=1e-4)
+    # exponents table: lambda_1 = the seed mean of jacstab.lyapunov's top exponent
+    row = out["lyapunov_stderr"].tables[0].rows[0]
+    spec = exp2.specs[0]
+    want = np.mean([float(jacstab.lyapunov(jacstab.sample(spec, s), k=1).exponents[0]) for s in (0, 1)])
+    assert float(row["lambda_1 measured"].split()[0]) == pytest.approx(want, abs=1e-4)
+    assert row["finite-n theory"].endswith("(exact finite n)")

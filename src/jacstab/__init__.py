@@ -36,6 +36,7 @@ _EXPORTS = {
     "train": "jacstab.training",
     "load_dataset": "jacstab.training",
     "read_idx": "jacstab.training",
+    "teacher_dynamics": "jacstab.training",
 }
 _MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs", "stats", "training")
 
@@ -67,6 +68,7 @@ __all__ = [
     "singular_values",
     "specs",
     "stats",
+    "teacher_dynamics",
     "theory",
     "train",
     "training",
@@ -88,7 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from jacstab.nets import Layer, Network, default_input, sample
     from jacstab.specs import CorrelationModel, NetSpec, Pruning
-    from jacstab.training import load_dataset, read_idx, train
+    from jacstab.training import load_dataset, read_idx, teacher_dynamics, train
 
 
 def __getattr__(name: str) -> Any:

@@ -107,8 +107,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "paper": "Approximation 2.1: the two should agree at large width",
         "grid": {"gates": ["forward", "bernoulli"]},
     },
-    # issue 13 (papers 002, 004): not run by `reproduce` until the report registry plots them ("reproduce": False);
-    # figures: jacstab.lab.plots_spectral.figures_for_<metric>(rows, ...)
+    # papers 002 and 004 (issue 13): own sizes, metrics and k; figures in jacstab.lab.figures.spectral / dynamics
     "residual-alpha": {
         "description": "Top Lyapunov exponents vs the residual weight alpha, ReLU and linear (paper 004)",
         "paper": "the top exponent tends to (1/2) log(1 + alpha^2 sigma2 p) (p = 1/2 ReLU, 1 linear) as n -> inf; "
@@ -118,7 +117,6 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "metrics": ["lyapunov_stderr"],
         "k": 4,
         "sizes": {"full": {"width": 128, "depth": 2000, "seeds": 3}, "quick": {"width": 32, "depth": 400, "seeds": 2}},
-        "reproduce": False,
     },
     "residual-depth": {
         "description": "log||J|| vs depth with and without residual connections off criticality (paper 004)",
@@ -126,7 +124,6 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "explosion: slope (1/2) log(1 + alpha^2 sigma2 / 2) instead of (1/2) log(sigma2 / 2)",
         "grid": {"sigma2": [0.5, 2.0, 4.0], "residual": [0.0, 0.5]},
         "metrics": ["depth_curve"],
-        "reproduce": False,
     },
     "separation": {
         "description": "Spectral separation and singular-vector alignment vs depth (paper 002)",
@@ -135,8 +132,20 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "net": {"sigma2": 2.0},
         "grid": {"activation": ["relu", "linear"]},
         "metrics": ["log_spectrum_depths", "alignment"],
-        "sizes": {"full": {"width": 64, "depth": 200, "seeds": 3}, "quick": {"width": 32, "depth": 60, "seeds": 2}},
-        "reproduce": False,
+        "sizes": {"full": {"width": 64, "depth": 200, "seeds": 3}, "quick": {"width": 24, "depth": 30, "seeds": 3}},
+    },
+    "fixed-gates-dynamics": {
+        "description": "Gradient descent with gates frozen at init on a rank-3 linear teacher: singular-value "
+        "dynamics vs the decoupled prediction (paper 002)",
+        "paper": "strong separation aligns the singular vectors of the partial products, so singular-value dynamics "
+        "decouple into one scalar equation per mode, as in balanced deep-linear analyses (no formula is given; "
+        "jacstab's scalar-chain prediction is in jacstab.training.teacher)",
+        "net": {"sigma2": 0.5, "activation": "relu"},
+        "grid": {"gates": ["forward", "bernoulli"]},
+        "metrics": ["teacher"],
+        "teacher": {"rank": 3, "steps": 1500, "step_size": 0.005, "every": 10},
+        "sizes": {"full": {"width": 64, "depth": 4, "seeds": 8, "teacher": {"steps": 3000}},
+                  "quick": {"width": 32, "depth": 4, "seeds": 3}},
     },
 }
 
@@ -212,6 +221,8 @@ def builtin_experiment(name: str, *, quick: bool = False, data_dir: str | None =
                    net={"width": size["width"], "depth": size["depth"], **entry.get("net", {})})
         if "k" in entry:
             doc["k"] = entry["k"]
+        if "teacher" in entry:
+            doc["teacher"] = {**entry["teacher"], **size.get("teacher", {})}
         return parse_experiment(doc, f"built-in {name}")
     if "train" in entry:
         size = _TRAIN_SIZES[tag]

@@ -24,6 +24,10 @@
     subset = 10000                 # training examples (default: all)
     optimizer = "sgd"              # sgd | adam (momentum = 0.9 for SGD with momentum)
 
+    [teacher]                      # parameters of the "teacher" metric (fixed-gates dynamics), all optional
+    rank = 3                       # the linear teacher's rank (1..3)
+    steps = 1500                   # full-batch gradient steps; step_size = 0.005; every = 10 (record period)
+
 Seeds: trial ``(spec, s)`` samples its network with seed ``s`` (a paired design: settings that differ only in,
 say, ``sigma2`` share their standard-normal draws, which removes sampling noise from comparisons). Results do not
 depend on execution order or executor.
@@ -49,7 +53,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_TRIALS = 1_000_000  # grid points x seeds: checked before anything is built
-TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "input", "net", "grid", "train")
+TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "input", "net", "grid", "train", "teacher")
+TABLE_METRICS = ("train", "teacher")  # metrics whose parameters come from a table of their name
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(NetSpec))
 
 
@@ -109,10 +114,11 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
     for key, v, low in (("seeds", seeds, 1), ("seed0", seed0, 0)):
         if not is_int(v) or v < low:
             _fail(where, f"key {key!r} must be an integer >= {low}, got {v!r}")
-    train = data.get("train", {})
-    if not isinstance(train, dict):
-        _fail(where, "[train] must be a table of the train metric's parameters")
-    calls = _metric_calls(where, metrics, k, train)
+    tables = {m: data.get(m, {}) for m in TABLE_METRICS}
+    for m, table in tables.items():
+        if not isinstance(table, dict):
+            _fail(where, f"[{m}] must be a table of the {m} metric's parameters")
+    calls = _metric_calls(where, metrics, k, tables)
     try:
         from jacstab.lab.trials import canonical_input
 
@@ -149,9 +155,9 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
     return Experiment(str(name), tuple(specs), tuple(range(seed0, seed0 + seeds)), calls, input_)
 
 
-def _metric_calls(where: str, metrics: list, k: Any, train: dict) -> tuple[MetricCall, ...]:
+def _metric_calls(where: str, metrics: list, k: Any, tables: dict[str, dict]) -> tuple[MetricCall, ...]:
     """One :class:`MetricCall` per metric; ``k`` goes to the metrics that read it and must be read by one; the
-    ``[train]`` table goes to the train metric."""
+    ``[train]`` / ``[teacher]`` tables go to the metric of their name."""
     if len(set(metrics)) != len(metrics):
         _fail(where, f"key 'metrics' lists a metric twice: {metrics}")
     if k is not None and (not is_int(k) or k < 1):
@@ -159,17 +165,18 @@ def _metric_calls(where: str, metrics: list, k: Any, train: dict) -> tuple[Metri
     readers = [m for m in metrics if "k" in get_metric(m).params]
     if k is not None and not readers:
         _fail(where, "key 'k' applies to spectrum and lyapunov, and neither is in 'metrics'")
-    if train and "train" not in metrics:
-        _fail(where, "[train] sets the train metric's parameters, and 'train' is not in 'metrics'")
+    for name, table in tables.items():
+        if table and name not in metrics:
+            _fail(where, f"[{name}] sets the {name} metric's parameters, and {name!r} is not in 'metrics'")
     calls = []
     for m in metrics:
         given = {"k": k} if m in readers and k is not None else {}
-        if m == "train":
-            given = {key: tuple(v) if isinstance(v, list) else v for key, v in train.items()}
+        if m in tables:
+            given = {key: tuple(v) if isinstance(v, list) else v for key, v in tables[m].items()}
         try:
             calls.append(MetricCall.make(m, **given))
         except ValueError as e:
-            _fail(where, f"[{m}]: {e}" if m == "train" else str(e))
+            _fail(where, f"[{m}]: {e}" if m in tables else str(e))
     return tuple(calls)
 
 

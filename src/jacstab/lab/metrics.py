@@ -154,6 +154,23 @@ def _approx21(net, p, ctx):
     return [*head, *r.pvalues, *r.joint.T.ravel(), *d.t_w, *d.t_d("same"), *d.t_d("factor")]
 
 
+def _teacher(net, p, ctx):
+    import numpy as np
+
+    from jacstab.training.teacher import MAX_RANK, teacher_dynamics
+
+    r = teacher_dynamics(net, ctx.x, rank=p["rank"], steps=p["steps"], lr=p["step_size"], every=p["every"])
+    pad = MAX_RANK - len(r.strengths)
+    modes = [np.pad(a, ((0, 0), (0, pad)), constant_values=np.nan) for a in (r.mode, r.predicted, r.align)]
+    s = np.broadcast_to(np.pad(r.strengths, (0, pad), constant_values=np.nan), modes[0].shape)
+    return np.column_stack([r.steps, r.loss, r.top, *modes, s]).ravel().tolist()
+
+
+TEACHER_FIELDS = ("step", "loss", *(f"sigma_{i}" for i in range(1, 7)), *(f"mode_{i}" for i in (1, 2, 3)),
+                  *(f"predicted_{i}" for i in (1, 2, 3)), *(f"align_{i}" for i in (1, 2, 3)),
+                  *(f"strength_{i}" for i in (1, 2, 3)))
+
+
 APPROX21_TESTS = ("chi2_pair", "chi2_pvalues_ks", "activity_binom", "tw_td_pearson_same", "tw_td_pearson_factor")
 APPROX21_LAYOUT = ("10 (statistic, p_value of APPROX21_TESTS), P pair p-values, 3 N gate entries, N T_W, N T_D same, "
                    "N T_D factor")
@@ -188,6 +205,10 @@ _CHECKS = {
     "networks": lambda v: check_int("networks", v, 2, 10**6),
     "layer": lambda v: check_int("layer", v, 1),
     "pairs": lambda v: check_int("pairs", v, 1),
+    "rank": lambda v: check_int("rank", v, 1, 3),
+    "steps": lambda v: check_int("steps", v, 1, 10**7),
+    "step_size": lambda v: check_real("step_size", v, 0.0, 1e3, open_low=True),
+    "every": lambda v: check_int("every", v, 1),
 }
 TRAIN_DEFAULTS = {"dataset": "fashion-mnist", "epochs": 1, "lr": (0.01,), "batch_size": 128, "subset": None,
                   "optimizer": "sgd", "momentum": 0.0}
@@ -215,6 +236,10 @@ REGISTRY: dict[str, Metric] = {
         Metric("alignment", 1, {"k": 1}, _alignment,
                "per split d = 1..L-1: mean cos^2 of principal angles (head left / tail right top-k), then the "
                "head gaps, then the tail gaps (3 (L-1) values)"),
+        Metric("teacher", 1, {"rank": 3, "steps": 1500, "step_size": 0.005, "every": 10}, _teacher,
+               "fixed-gates dynamics (paper 002): gradient descent on a rank-r linear teacher with the gates frozen "
+               "at init; per record the top singular values, teacher-mode strengths, the decoupled prediction and "
+               "the alignment (jacstab.training.teacher)", fields=TEACHER_FIELDS),
     )
 }
 METRICS: tuple[str, ...] = tuple(REGISTRY)

@@ -170,8 +170,10 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
         f"<title>jacstab report</title><style>{CSS}</style></head><body><h1>jacstab report</h1>",
         "<dl class='prov'>" + "".join(f"<dt>{html.escape(k)}</dt><dd><code>{html.escape(v)}</code></dd>"
                                       for k, v in prov) + "</dl>",
-        "<p>All logarithms in this report and its figures are <b>base 10</b> (the store, the API and the CLI hold "
-        "natural logs: divide by ln 10 = 2.3026). Bands and &plusmn; are 95% Student-t confidence intervals of the "
+        "<p>Norms and singular values in this report and its figures are in <b>log base 10</b> (the store, the API "
+        "and the CLI hold natural logs: divide by ln 10 = 2.3026); per-layer exponents, gaps and fitted rates of the "
+        "spectral experiments are natural logs and their labels say so (nats per layer). Bands and &plusmn; are "
+        "95% Student-t confidence intervals of the "
         "mean over seeds (sample sd with ddof 1); seeds whose Jacobian is exactly zero are counted, not averaged. "
         "Theory comes from jacstab.theory.predict and is drawn and tabulated only where it applies; elsewhere "
         "the tables say \"no prediction\".</p>",
@@ -185,6 +187,9 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
     for exp, rendered in done:
         parts.append(f"<h2 id='{html.escape(exp.name)}'>{html.escape(exp.name)}</h2><p>{html.escape(_sizes(exp))}"
                      "</p>")
+        claim = BUILTIN.get(exp.name.rpartition("-")[0], {}).get("paper")
+        if claim and not builtin_base(exp.name) and "approx21" not in exp.metric_names:
+            parts.append(f"<p><b>The paper reports:</b> {html.escape(claim)}</p>")
         if "approx21" in exp.metric_names:  # Approximation 2.1 figures (jacstab.lab.plots_approx)
             from jacstab.lab.plots_approx import approx21_section
 
@@ -196,8 +201,8 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
             from jacstab.lab.figures import VIEWS
 
             unseen = [m for m in exp.metric_names if m not in VIEWS]
-            parts.append(f"<p>The report draws no figure for the metrics {', '.join(unseen)} yet (their figures: "
-                         "jacstab.lab.plots_spectral; the values are in `jacstab results`).</p>" if unseen else
+            parts.append(f"<p>The report draws no figure for the metrics {', '.join(unseen)} (their values are "
+                         "in `jacstab results`).</p>" if unseen else
                          "<p>No stored results for this experiment: run its sweep first.</p>")
         for r in rendered:
             parts += _section(r, options)

@@ -1,11 +1,15 @@
-"""Training on real data (paper Section 6): IDX datasets without downloads and the training loop.
+"""Training on real data (paper Section 6): IDX datasets without downloads and the training loop; and the
+fixed-gates singular-value dynamics on a linear teacher (paper 002, :mod:`jacstab.training.teacher`).
 
-``jacstab.train`` and ``jacstab.load_dataset`` are the public entry points (see README, "Training").
+``jacstab.train``, ``jacstab.load_dataset`` and ``jacstab.teacher_dynamics`` are the public entry points (see README,
+"Training" and "Spectral structure").
 """
 
 from jacstab.training import loop
 from jacstab.training.data import DATASETS, DataError, Dataset, dataset_input, fingerprint, load_dataset, read_idx
 from jacstab.training.loop import OPTIMIZERS, PAPER_LRS, EpochRecord, TrainResult, check_arguments, choose_lr, train
+from jacstab.training.teacher import TeacherRun, teacher_dynamics, teacher_matrix
 
-__all__ = ["DATASETS", "OPTIMIZERS", "PAPER_LRS", "DataError", "Dataset", "EpochRecord", "TrainResult",
-           "check_arguments", "choose_lr", "dataset_input", "fingerprint", "load_dataset", "loop", "read_idx", "train"]
+__all__ = ["DATASETS", "OPTIMIZERS", "PAPER_LRS", "DataError", "Dataset", "EpochRecord", "TeacherRun", "TrainResult",
+           "check_arguments", "choose_lr", "dataset_input", "fingerprint", "load_dataset", "loop", "read_idx",
+           "teacher_dynamics", "teacher_matrix", "train"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.figures import depth, paper, spectra, training
+from jacstab.lab.figures import depth, dynamics, paper, spectra, spectral, training
 from jacstab.lab.figures._data import Context, Curves, Setting, Table, collect, label, varying_fields
 from jacstab.lab.figures._style import FIG_FORMATS, LN10, FigureOptions, save
 from jacstab.lab.store import Store
@@ -66,6 +66,13 @@ VIEWS: dict[str, View] = {
     "lyapunov": View(spectra.lyapunov_figure, spectra.lyapunov_tables, "Lyapunov exponents vs index"),
     "certificate": View(None, spectra.certificate_tables, "Theorem 3.1's conditions, realised vs law"),
     "train": View(training.figure, training.tables, "test error and ln||J|| through training"),
+    "log_spectrum_depths": View(spectral.separation_figure, spectral.separation_tables,
+                                "log sigma_i(J^(d)) vs depth: separation and finite-depth exponents"),
+    "alignment": View(spectral.alignment_figure, spectral.alignment_tables,
+                      "alignment of head and tail singular subspaces vs split depth"),
+    "lyapunov_stderr": View(spectral.exponents_figure, spectral.exponents_tables,
+                            "top Lyapunov exponent with standard errors vs the residual weight"),
+    "teacher": View(dynamics.figure, dynamics.tables, "singular-value dynamics on a low-rank linear teacher"),
 }
 
 LAYOUTS: dict[str, Layout] = {
