@@ -86,7 +86,7 @@ def test_bad_arguments_and_divergence_are_clear_errors():
         teacher_dynamics(net, rank=2, strengths=[1.0])
     with pytest.raises(ValueError, match="strength"):
         teacher_dynamics(net, rank=1, strengths=[-1.0])
-    with pytest.raises(ValueError, match="non-finite at step .*lower lr"):
+    with pytest.raises(ValueError, match=r"non-finite at step .*lower lr"):
         teacher_dynamics(net, rank=1, strengths=[50.0], lr=5.0, steps=200, every=1)
 
 

@@ -9,7 +9,6 @@ import numpy as np
 from jacstab.lab.analysis import mean_band
 from jacstab.lab.figures._data import Context, Table, label
 from jacstab.lab.figures._style import THEORY, pyplot, suptitle
-from jacstab.lab.figures.depth import _pm
 from jacstab.lab.metrics import TEACHER_FIELDS
 
 _F = {name: i for i, name in enumerate(TEACHER_FIELDS)}
@@ -85,6 +84,11 @@ def _half_time(steps, curve, target):
     return steps[hit[0]] if hit.size else np.nan
 
 
+def _steps(b) -> str:
+    m, h = b.mean[0], b.half_width[0]
+    return f"{m:.0f} ± {h:.0f}" if np.isfinite(h) else f"{m:.0f}"
+
+
 def tables(ctx: Context) -> list[Table]:
     """Per setting and mode: the step at which the mode reaches half its strength, measured (mean over seeds, 95%
     t-CI) and predicted, their ratio, and the final loss."""
@@ -101,8 +105,8 @@ def tables(ctx: Context) -> list[Table]:
             ratio = bm.mean[0] / bp.mean[0] if bp.mean[0] > 0 else float("nan")
             rows.append({
                 "setting": label(s.spec, ctx.varying), "mode": i, "s_i (mean)": f"{np.mean(target):.3f}",
-                "half-time measured": _pm(bm.mean[0], bm.half_width[0]) if np.isfinite(meas).all() else "not reached",
-                "half-time predicted": _pm(bp.mean[0], bp.half_width[0]) if np.isfinite(pred).all() else "not reached",
+                "half-time measured": _steps(bm) if np.isfinite(meas).all() else "not reached",
+                "half-time predicted": _steps(bp) if np.isfinite(pred).all() else "not reached",
                 "measured / predicted": f"{ratio:.2f}" if np.isfinite(ratio) else "",
                 "final loss": f"{np.mean(_col(rec, 'loss')[:, -1]):.3g}",
             })  # fmt: skip
