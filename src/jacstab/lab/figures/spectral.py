@@ -123,8 +123,7 @@ def alignment_figure(ctx: Context):
         row[0].set_title(f"(a) {_name(ctx, s)}", fontsize=8.5)
         row[0].legend(fontsize=7)
         row[1].scatter(gh.ravel(), cos2.ravel(), s=6, alpha=0.6)
-        row[1].set(xscale="symlog", xlabel=r"head gap $\ln(\sigma_k/\sigma_{k+1})$ (symlog axis)",
-                   ylabel=r"mean $\cos^2$", ylim=(0, 1.02))  # fmt: skip
+        row[1].set(xlabel=r"head gap $\ln(\sigma_k/\sigma_{k+1})$ [nats]", ylabel=r"mean $\cos^2$", ylim=(0, 1.02))
         extra = f"; {inf} points with sigma_(k+1) = 0 (infinite gap) not drawn" if inf else ""
         row[1].set_title(f"(b) alignment vs separation{extra}", fontsize=8.5)
     suptitle(fig, "Singular-vector alignment of head and tail (paper 002)", ctx.exp)
