@@ -379,13 +379,10 @@ def predict(spec: Any) -> Prediction:
         raise TypeError(f"predict takes a jacstab.NetSpec; {type(spec).__name__} lacks {', '.join(missing)}")
     beta, sigma2_eff = law_second_moment(spec)
     gates, q_star = gate_constants(spec, sigma2_eff)
-    growth, growth_kind, growth_reason = _growth(spec, sigma2_eff, gates)
     applies, note = _theorem(spec)
-    log_norm, edge_reason, kind = _edge(spec, sigma2_eff)
-    iso = orthogonal_jacobian(spec)
-    if iso:  # exact at every width and depth (paper 003), not only as n -> inf
-        growth, growth_kind, growth_reason = 0.0, iso, ""
-        log_norm, edge_reason, kind = isometric_curve(spec.depth), "", iso
+    iso = orthogonal_jacobian(spec)  # exact at every width and depth (paper 003), not only as n -> inf
+    growth, growth_kind, growth_reason = (0.0, iso, "") if iso else _growth(spec, sigma2_eff, gates)
+    log_norm, edge_reason, kind = (isometric_curve(spec.depth), "", iso) if iso else _edge(spec, sigma2_eff)
     return Prediction(
         spec=spec, gates=gates, beta=beta, sigma2_eff=sigma2_eff, law_reason=_law_reason(spec, sigma2_eff),
         growth_per_layer=growth, growth_kind=growth_kind, growth_reason=growth_reason,
