@@ -16,13 +16,15 @@
     [grid]                         # lists; the trials are their cartesian product x seeds
     sigma2 = [0.5, 2.0, 4.0]
 
-    [train]                        # parameters of the "train" metric (metrics = ["train"]), all optional
+    [train]                        # parameters of "train" / "train_isometry" (metrics = ["train"]), all optional
     dataset = "fashion-mnist"      # fashion-mnist | mnist | idx (mnist/idx: sweep --data-dir DIR)
     epochs = 5
     lr = [0.1, 0.01, 0.001]        # one value, or a grid chosen per trial on the validation split
     batch_size = 128
     subset = 10000                 # training examples (default: all)
     optimizer = "sgd"              # sgd | adam (momentum = 0.9 for SGD with momentum)
+    jac_reg = 0.01                 # Jacobian-orthogonality penalty mu (paper 003; default 0), jac_probes = 1
+    orthogonal_param = true        # keep init='orthogonal' hidden matrices orthogonal while training (default false)
 
 Seeds: trial ``(spec, s)`` samples its network with seed ``s`` (a paired design: settings that differ only in,
 say, ``sigma2`` share their standard-normal draws, which removes sampling noise from comparisons). Results do not
@@ -49,6 +51,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_TRIALS = 1_000_000  # grid points x seeds: checked before anything is built
+TRAINING_METRICS = ("train", "train_isometry")  # the metrics the [train] table parameterises
 TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "input", "net", "grid", "train")
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(NetSpec))
 
@@ -159,17 +162,18 @@ def _metric_calls(where: str, metrics: list, k: Any, train: dict) -> tuple[Metri
     readers = [m for m in metrics if "k" in get_metric(m).params]
     if k is not None and not readers:
         _fail(where, "key 'k' applies to spectrum and lyapunov, and neither is in 'metrics'")
-    if train and "train" not in metrics:
+    trainers = [m for m in metrics if m in TRAINING_METRICS]
+    if train and not trainers:
         _fail(where, "[train] sets the train metric's parameters, and 'train' is not in 'metrics'")
     calls = []
     for m in metrics:
         given = {"k": k} if m in readers and k is not None else {}
-        if m == "train":
+        if m in TRAINING_METRICS:
             given = {key: tuple(v) if isinstance(v, list) else v for key, v in train.items()}
         try:
             calls.append(MetricCall.make(m, **given))
         except ValueError as e:
-            _fail(where, f"[{m}]: {e}" if m == "train" else str(e))
+            _fail(where, f"[{m}]: {e}" if m in TRAINING_METRICS else str(e))
     return tuple(calls)
 
 
