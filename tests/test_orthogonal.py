@@ -244,3 +244,48 @@ def test_cli_isometry_rows_equal_the_library(capsys):
             main(["isometry", "-n", "8", "-L", "6", *bad])
         _, err = capsys.readouterr()
         assert e.value.code == 2 and needle in err and len(err.strip().splitlines()) <= 2
+
+
+# --- partial isometries ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("act", ["relu", "half_relu"])
+def test_isometric_dimension_is_n_minus_the_inactive_units_at_every_depth(act):
+    from jacstab.theory.isometry import isometric_dimension
+
+    net = sample(NetSpec(48, 5, activation=act, init="orthogonal", sigma2=1.0), 3)
+    z = [48 - g.size for g in jacstab.masks(net)]
+    for d in range(1, 6):
+        # exact almost surely (generic position of the pulled-back gate ranges under Haar weights); tol 1e-8 separates
+        # the exact 1s (rounding ~1e-15) from the rest (at most 1 - O(1/n^2) ~ 0.99 here)
+        r = jacstab.isometry_defect(net, depth=d, tol=1e-8)
+        assert r.isometric_dim == isometric_dimension(48, z[:d]), (act, d)
+    s = torch.linalg.svdvals(reference_jacobian(net, 1))  # depth 1: W D_0, a partial isometry
+    ones = int(((s - 1).abs() < 1e-12).sum())
+    assert ones == 48 - z[0] and int((s < 1e-12).sum()) == z[0]  # spectrum exactly {0, 1}
+
+
+def test_isometric_fraction_over_seeds_matches_theory():
+    from jacstab.theory.isometry import isometric_fraction
+
+    spec = NetSpec(64, 2, activation="half_relu", init="orthogonal", sigma2=1.0)
+    fr = torch.tensor([jacstab.isometry_defect(sample(spec, s), tol=1e-8).isometric_dim / 64 for s in range(12)],
+                      dtype=torch.float64)
+    want = isometric_fraction("half_relu", 2)  # 1 - 2/4
+    # sum of two Binomial(32, 1/2) inactive counts: sd 4 units = 0.0625 of n; over 12 seeds se = 0.018; 4 se = 0.072
+    # (plus O(1/n) from the first gate's input law, inside the band)
+    assert want == 0.5 and abs(float(fr.mean()) - want) <= 0.072
+    assert isometric_fraction("groupsort", 10) == 1.0 and isometric_fraction("tanh", 1) is None
+    assert isometric_fraction("relu", 3) == 0.0
+
+
+def test_half_relu_theory_constants_match_sampling():
+    from jacstab.theory import gaussian_constants
+
+    c = gaussian_constants("half_relu")
+    y = torch.randn(200_000, dtype=torch.float64, generator=_gen(11))
+    d = jacstab.nets.activations.get_activation("half_relu").dphi(y)
+    # Bernoulli fraction: sd sqrt(0.25 * 0.75 / 1e5) ~ 1.4e-3 over the 1e5 even units; 5e-3 is > 3 sd
+    assert c.mean_dphi2 == 0.75 and abs(float((d**2).mean()) - 0.75) < 5e-3
+    p = jacstab.theory.predict(NetSpec(64, 3, activation="half_relu", init="orthogonal", sigma2=1.0))
+    assert p.isometry == "" and p.log_norm is not None and "Bernoulli(3/4)" in p.kind

@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Any, Literal, get_args
 
-Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs", "groupsort"]
+Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs", "groupsort", "half_relu"]
 Init = Literal["gaussian", "orthogonal"]
 Prune = Literal["none", "random", "magnitude", "magnitude-threshold", "snip"]
 Scaling = Literal["none", "random", "paper-magnitude", "exact", "empirical"]

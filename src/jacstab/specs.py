@@ -178,7 +178,8 @@ class NetSpec:
         width: ``n``, the size of every hidden layer (``W_k`` is ``n x n``). Integer >= 1.
         depth: ``L``, the number of square hidden weight matrices ``W_1..W_L``. Integer >= 1.
         activation: ``phi``: ``relu`` (default), ``linear``, ``tanh``, ``leaky_relu`` (negative slope ``slope``),
-            ``abs`` or ``groupsort`` (MaxMin: sorts each pair of units ``(2i, 2i+1)``, paper 003; even width).
+            ``abs``, ``groupsort`` (MaxMin: sorts each pair of units ``(2i, 2i+1)``, paper 003; even width) or
+            ``half_relu`` (ReLU on the even units, identity on the odd ones: partial isometries, paper 003).
         sigma2: ``sigma_w^2``. Gaussian init: ``W_ij ~ N(0, sigma2 / fan_in)``; orthogonal init: ``W = gain * O``
             with ``O`` Haar-distributed and ``gain = sqrt(sigma2)`` (same second moment per row). ``2`` is the edge
             of chaos for ReLU (paper Theorem 2.2). Must be in ``(0, 1e6]``.

@@ -47,6 +47,20 @@ def groupsort(y: torch.Tensor) -> torch.Tensor:
     return torch.stack((torch.where(keep, a, b), torch.where(keep, b, a)), dim=-1).flatten(-2)
 
 
+def _odd_ones(d: torch.Tensor) -> torch.Tensor:
+    d = d.clone()
+    d[..., 1::2] = 1
+    return d
+
+
+def half_relu(y: torch.Tensor) -> torch.Tensor:
+    """ReLU on the even units ``y_{2i}``, the identity on the odd ones (last dimension): with orthogonal ``W``
+    each factor ``W D`` is a partial isometry whose kernel is the inactive even units (paper 003, partial
+    isometries); ``D = diag(phi')`` is a Bernoulli(3/4) projection for symmetric pre-activations."""
+    odd = torch.arange(y.shape[-1], device=y.device) % 2 == 1
+    return torch.where(odd | (y > 0), y, torch.zeros_like(y))  # out of place: torch.func.linearize traces it
+
+
 def groupsort_perm(y: torch.Tensor) -> torch.Tensor:
     """The Jacobian of :func:`groupsort` at ``y`` (shape ``(n,)``, ``n`` even) as a gather index: ``perm[2i] =
     2i+1, perm[2i+1] = 2i`` where the pair is swapped (``y_{2i} < y_{2i+1}``), the identity elsewhere.
@@ -71,6 +85,8 @@ def get_activation(name: str, slope: float = 0.01) -> Activation:
         return Activation(name, torch.tanh, lambda y: 1.0 - torch.tanh(y) ** 2, False)
     if name == "abs":
         return Activation(name, torch.abs, torch.sign, True)
+    if name == "half_relu":
+        return Activation(name, half_relu, lambda y: _odd_ones((y > 0).to(y.dtype)), True)
     if name == "groupsort":
         return Activation(name, groupsort, torch.ones_like, True, groupsort_perm)
     # leaky_relu

@@ -60,3 +60,33 @@ def isometric_curve(depth: int) -> np.ndarray:
     out = np.zeros(depth)
     out.flags.writeable = False
     return out
+
+
+# --- partial isometries ------------------------------------------------------------------------------------------
+
+P_INACTIVE = {"relu": 0.5, "half_relu": 0.25}  # P(phi'(z) = 0) for symmetric pre-activations
+
+
+def isometric_dimension(n: int, inactive: list[int] | tuple[int, ...]) -> int:
+    """Dimension of the subspace on which ``J^(d) = W_d D_{d-1} ... W_1 D_0`` is an isometry, for orthogonal ``W``
+    and 0/1 gates with ``inactive[k] = z_k`` zero entries (``k = 0..d-1``), in generic position.
+
+    .. math:: \\dim V_d = \\max\\big(0,\\ n - \\textstyle\\sum_{k<d} z_k\\big)
+
+    ``||J v|| = ||v||`` iff ``v`` passes every gate unchanged: ``V_d = cap_k (W_k ... W_1)^{-1} range(D_k)``, an
+    intersection of subspaces of codimension ``z_k``; for Haar weights they are in generic position almost surely, so
+    codimensions add. On ``V_d`` every singular value is exactly 1; the others are in ``[0, 1)`` (at ``d = 1`` they
+    are 0: ``W D_0`` is a partial isometry).
+    """
+    return max(0, int(n) - int(sum(inactive)))
+
+
+def isometric_fraction(activation: str, depth: int) -> float | None:
+    """Expected ``dim V_d / n`` as ``n -> inf`` for orthogonal weights (``sigma2 = 1``) and 0/1 gates:
+    ``max(0, 1 - d p_0)`` with ``p_0 = P(phi' = 0)`` (relu 1/2, half_relu 1/4; :func:`isometric_dimension` with
+    ``z_k ~ p_0 n``); 1 for the exactly orthogonal gates (abs, groupsort, linear); ``None`` for others."""
+    if activation in _PERMUTING:
+        return 1.0
+    if activation not in P_INACTIVE:
+        return None
+    return max(0.0, 1.0 - depth * P_INACTIVE[activation])

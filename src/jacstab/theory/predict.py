@@ -290,6 +290,9 @@ def _layer_edge(spec: Any, sigma2_eff: float):
     """``d -> log edge(J^(d) J^(d)T)`` and a one-line description of the model."""
     act, init = spec.activation, spec.init
     w = "Gaussian" if init == "gaussian" else "Haar orthogonal"
+    if act == "half_relu":  # D a Bernoulli(3/4) projection (ReLU on half the units)
+        return (lambda d: free.log_spectral_edge(d, 0.75, sigma2_eff, init)), (
+            f"free-probability edge: {w} weights, Bernoulli(3/4) projection gates (ReLU on half the units)")
     if act == "relu":
         p = _fixed_gates(spec)
         gates = "fixed Bernoulli(p) gates (exactly the model)" if p is not None else "Bernoulli(1/2) projection gates"
