@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.figures import depth, paper, spectra, training
+from jacstab.lab.figures import depth, orthogonal, paper, spectra, training
 from jacstab.lab.figures._data import Context, Curves, Setting, Table, collect, label, varying_fields
 from jacstab.lab.figures._style import FIG_FORMATS, LN10, FigureOptions, save
 from jacstab.lab.store import Store
@@ -66,6 +66,8 @@ VIEWS: dict[str, View] = {
     "lyapunov": View(spectra.lyapunov_figure, spectra.lyapunov_tables, "Lyapunov exponents vs index"),
     "certificate": View(None, spectra.certificate_tables, "Theorem 3.1's conditions, realised vs law"),
     "train": View(training.figure, training.tables, "test error and ln||J|| through training"),
+    "train_isometry": View(orthogonal.figure, orthogonal.tables,
+                           "test accuracy, ln||J|| and the isometry defect vs depth, before and after training"),
 }
 
 LAYOUTS: dict[str, Layout] = {
