@@ -11,7 +11,7 @@ import torch
 # float32: the product of L <= 8 float32 matrices carries ~ L sqrt(n) eps ~ 1e-5 relative rounding; 1e-3 margin.
 RTOL = {torch.float64: 1e-8, torch.float32: 1e-3}
 DTYPES = [torch.float64, torch.float32]
-ACTS = ["relu", "linear", "tanh", "leaky_relu", "abs"]
+ACTS = ["relu", "linear", "tanh", "leaky_relu", "abs", "groupsort", "half_relu"]
 INITS = ["gaussian", "orthogonal"]
 
 

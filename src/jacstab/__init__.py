@@ -32,6 +32,8 @@ _EXPORTS = {
     "LyapunovSpectrum": "jacstab.engine",
     "masks": "jacstab.engine",
     "singular_values": "jacstab.engine",
+    "isometry_defect": "jacstab.engine",
+    "IsometryDefect": "jacstab.engine",
     "certify": "jacstab.certificate",
     "train": "jacstab.training",
     "load_dataset": "jacstab.training",
@@ -42,6 +44,7 @@ _MODULES = ("theory", "engine", "lab", "nets", "pruning", "correlation", "specs"
 
 __all__ = [
     "CorrelationModel",
+    "IsometryDefect",
     "Layer",
     "LyapunovSpectrum",
     "NetSpec",
@@ -53,6 +56,7 @@ __all__ = [
     "default_input",
     "depth_curve",
     "engine",
+    "isometry_defect",
     "jacobian_operator",
     "lab",
     "load_dataset",
@@ -78,8 +82,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from jacstab import correlation, engine, lab, nets, pruning, specs, stats, theory, training
     from jacstab.certificate import certify
     from jacstab.engine import (
+        IsometryDefect,
         LyapunovSpectrum,
         depth_curve,
+        isometry_defect,
         jacobian_operator,
         log_norm,
         log_singular_values,

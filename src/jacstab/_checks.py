@@ -11,13 +11,14 @@ import math
 import numbers
 from typing import Any, Literal, get_args
 
-Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs"]
+Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs", "groupsort", "half_relu"]
 Init = Literal["gaussian", "orthogonal"]
 Prune = Literal["none", "random", "magnitude", "magnitude-threshold", "snip"]
 Scaling = Literal["none", "random", "paper-magnitude", "exact", "empirical"]
 Scope = Literal["layer", "global"]
 Correlation = Literal["none", "row", "col", "ar1"]
 GateModel = Literal["forward", "bernoulli"]
+Block = Literal["dense", "reflection"]
 Pairing = Literal["same", "factor"]
 Method = Literal["auto", "dense", "lanczos", "jacrev", "jvp"]
 Executor = Literal["serial", "process", "dask"]
@@ -31,6 +32,7 @@ SCALINGS: tuple[str, ...] = get_args(Scaling)
 SCOPES: tuple[str, ...] = get_args(Scope)
 CORRELATIONS: tuple[str, ...] = get_args(Correlation)
 GATE_MODELS: tuple[str, ...] = get_args(GateModel)
+BLOCKS: tuple[str, ...] = get_args(Block)
 PAIRINGS: tuple[str, ...] = get_args(Pairing)
 METHODS: tuple[str, ...] = get_args(Method)
 EXECUTORS: tuple[str, ...] = get_args(Executor)

@@ -17,6 +17,7 @@ from typing import Any
 
 from jacstab._checks import (
     ACTIVATIONS,
+    BLOCKS,
     CORRELATIONS,
     GATE_MODELS,
     INITS,
@@ -24,6 +25,7 @@ from jacstab._checks import (
     SCALINGS,
     SCOPES,
     Activation,
+    Block,
     Correlation,
     GateModel,
     Init,
@@ -175,8 +177,9 @@ class NetSpec:
     Args:
         width: ``n``, the size of every hidden layer (``W_k`` is ``n x n``). Integer >= 1.
         depth: ``L``, the number of square hidden weight matrices ``W_1..W_L``. Integer >= 1.
-        activation: ``phi``: ``relu`` (default), ``linear``, ``tanh``, ``leaky_relu`` (negative slope ``slope``)
-            or ``abs``.
+        activation: ``phi``: ``relu`` (default), ``linear``, ``tanh``, ``leaky_relu`` (negative slope ``slope``),
+            ``abs``, ``groupsort`` (MaxMin: sorts each pair of units ``(2i, 2i+1)``, paper 003; even width) or
+            ``half_relu`` (ReLU on the even units, identity on the odd ones: partial isometries, paper 003).
         sigma2: ``sigma_w^2``. Gaussian init: ``W_ij ~ N(0, sigma2 / fan_in)``; orthogonal init: ``W = gain * O``
             with ``O`` Haar-distributed and ``gain = sqrt(sigma2)`` (same second moment per row). ``2`` is the edge
             of chaos for ReLU (paper Theorem 2.2). Must be in ``(0, 1e6]``.
@@ -209,6 +212,12 @@ class NetSpec:
         residual: ``alpha >= 0``, residual MLP (Borkar 2026, paper 004): ``Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1})``,
             Jacobian ``prod_k (I + alpha W_k D_{k-1})``; ``0`` (default) is the plain MLP above. In the canonical
             form (and hash) only when non-zero.
+        block: ``dense`` (default): the layers above; ``reflection``: the residual reflection block of Massucco,
+            Murari, Schoenlieb (paper 003), ``Y_k = Y_{k-1} - 2 W_k^T relu(W_k Y_{k-1})``, Jacobian
+            ``I - 2 W_k^T D_{k-1} W_k``: a reflection when ``W_k`` is orthogonal (``init='orthogonal'``,
+            ``sigma2=1``). ReLU only, ``residual=0``. A separate field, not a value of ``residual``: the block is
+            a different map (``W`` enters twice, fixed coefficient 2), not a residual with another ``alpha``.
+            In the canonical form only when not ``dense``.
 
     Invalid values raise ``ValueError`` naming the field, the value and the allowed range.
     """
@@ -233,6 +242,7 @@ class NetSpec:
     gates: GateModel = "forward"
     gate_p: float = 0.5
     residual: float = 0.0
+    block: Block = "dense"
 
     def __post_init__(self) -> None:
         for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
@@ -250,6 +260,17 @@ class NetSpec:
         if corr.active and self.init != "gaussian":
             raise ValueError(f"correlated weights (eta, correlation) need init='gaussian', got init={self.init!r}")
         self._check_gates()
+        self._check_block()
+
+    def _check_block(self) -> None:
+        check_choice("block", self.block, BLOCKS)
+        if self.activation == "groupsort" and self.width % 2:
+            raise ValueError(f"activation='groupsort' sorts pairs of units: width must be even, got {self.width}")
+        if self.block == "reflection" and (self.activation != "relu" or self.residual or self.gates != "forward"):
+            raise ValueError(
+                "block='reflection' (Y - 2 W^T relu(W Y)) needs activation='relu', residual=0 and gates='forward'; "
+                f"got activation={self.activation!r}, residual={self.residual}, gates={self.gates!r}"
+            )
 
     def _check_gates(self) -> None:
         check_choice("gates", self.gates, GATE_MODELS)

@@ -9,7 +9,8 @@ with code 130.
 
 Layout: ``_options`` (grouped options, choices from :mod:`jacstab._checks`), ``_common`` (spec, seeds, device,
 notes, progress), ``_measure`` (measure, spectrum, lyapunov), ``_certify`` (certify, scalings, theory), ``_lab``
-(experiments, sweep, results, report, reproduce), ``_train`` (train), ``_approx`` (approx21). torch is
+(experiments, sweep, results, report, reproduce), ``_train`` (train), ``_approx`` (approx21), ``_isometry``
+(isometry). torch is
 imported only when a command runs, not for ``--help``.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 import click
 
 from jacstab._version import __version__
-from jacstab.cli import _approx, _certify, _lab, _measure, _train
+from jacstab.cli import _approx, _certify, _isometry, _lab, _measure, _train
 from jacstab.cli._options import flag_options
 from jacstab.output import Terminated, raise_on_sigterm
 
@@ -54,7 +55,8 @@ def cli() -> None:
     """
 
 
-for _command in (*_measure.COMMANDS, *_train.COMMANDS, *_certify.COMMANDS, *_lab.COMMANDS, *_approx.COMMANDS):
+for _command in (*_measure.COMMANDS, *_isometry.COMMANDS, *_train.COMMANDS, *_certify.COMMANDS, *_lab.COMMANDS,
+                 *_approx.COMMANDS):
     cli.add_command(_command)
 
 

@@ -36,6 +36,7 @@ SPEC_KEYS = (
     "gates",
     "gate_p",
     "residual",
+    "block",
 )
 
 

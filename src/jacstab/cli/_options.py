@@ -12,6 +12,7 @@ import click
 
 from jacstab._checks import (
     ACTIVATIONS,
+    BLOCKS,
     CORRELATIONS,
     DTYPE_NAMES,
     EXECUTORS,
@@ -219,6 +220,15 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
             default=0.0,
             show_default=True,
             help="alpha: residual MLP Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1}) (paper 004); 0 = plain MLP.",
+        ),
+        option(
+            "--block",
+            group=net,
+            type=Choice(BLOCKS),
+            default="dense",
+            show_default=True,
+            help="reflection: Y_k = Y_{k-1} - 2 W_k^T relu(W_k Y_{k-1}) (paper 003; orthogonal J with --init "
+            "orthogonal --sigma2 1).",
         ),
         option("--seeds", group=seeds, type=int, default=1, show_default=True, help="Number of seeds K."),
         option("--seed0", group=seeds, type=int, default=0, show_default=True, help="Seeds are S0..S0+K-1."),

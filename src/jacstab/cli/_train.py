@@ -31,6 +31,13 @@ def train_options(f):
         option("--subset", group=group, type=int, default=None, help="Training examples used (default: all)."),
         option("--optimizer", group=group, type=Choice(OPTIMIZERS), default="sgd", show_default=True),
         option("--momentum", group=group, type=float, default=0.0, show_default=True, help="SGD momentum."),
+        option("--keep-orthogonal", "orthogonal_param", group=group, is_flag=True,
+               help="Keep --init orthogonal hidden matrices orthogonal while training (trainable orthogonal "
+               "parametrisation, paper 003)."),
+        option("--jac-reg", group=group, type=float, default=0.0, show_default=True,
+               help="mu: add mu E_v ||J^T J v - v||^2 (E[v v^T] = I/n) to each minibatch loss (paper 003)."),
+        option("--jac-probes", group=group, type=int, default=1, show_default=True,
+               help="Examples per minibatch the --jac-reg penalty is estimated on (one probe each)."),
         option("--all-lrs", group=group, is_flag=True,
                help="Rows of every learning rate of the grid, with a 'chosen' column (default: the chosen one)."),
     ]
@@ -40,6 +47,9 @@ def train_options(f):
 @click.command(cls=Command, example=[
     "jacstab train --width 128 --depth 20 --epochs 2 --subset 10000 --lr 0.1 --lr 0.01 --lr 0.001",
     "jacstab train -n 256 -L 50 --prune random --sparsity 0.9 --scaling random --epochs 5 --format csv",
+    "jacstab train -n 64 -L 50 --activation groupsort --init orthogonal --sigma2 1 --keep-orthogonal --epochs 1 "
+    "--subset 2000",
+    "jacstab train -n 64 -L 20 --jac-reg 0.01 --epochs 1 --subset 2000",
 ])
 @network_options(dtype="float32")
 @train_options
@@ -60,7 +70,8 @@ def train(lrs: tuple[float, ...], all_lrs: bool, **o: Any) -> None:
     ds = training.load_dataset(o["dataset"], o["data_dir"], subset=o["subset"])
     columns = COLUMNS + (["chosen"] if all_lrs else [])
     kw = {"epochs": o["epochs"], "lr": lrs, "batch_size": o["batch_size"], "optimizer": o["optimizer"],
-          "momentum": o["momentum"], "device": dev, "dtype": dtype}
+          "momentum": o["momentum"], "device": dev, "dtype": dtype, "orthogonal_param": o["orthogonal_param"],
+          "jac_reg": o["jac_reg"], "jac_probes": o["jac_probes"]}
     training.loop.check_arguments(spec, ds, **kw)  # every argument error before any output
     note(f"data: {ds.describe()}; log_norm at test image 0")
     total = len(seeds) * len(lrs) * (o["epochs"] + 1)

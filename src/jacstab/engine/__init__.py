@@ -6,6 +6,7 @@ from jacstab.engine._masks import Mask, masks
 from jacstab.engine._resolve import Plan, RunInfo
 from jacstab.engine.alignment import Alignment, Drift, alignment, principal_cosines, subspace_drift
 from jacstab.engine.api import depth_curve, jacobian_operator, log_norm, lyapunov_exponents, singular_values
+from jacstab.engine.isometry import IsometryDefect, isometry_defect
 from jacstab.engine.operators import FormedChain, FuncJacobian, JacobianOperator, MatrixFreeChain
 from jacstab.engine.spectral import LyapunovSpectrum, log_singular_values, lyapunov
 
@@ -15,6 +16,7 @@ __all__ = [
     "Drift",
     "FormedChain",
     "FuncJacobian",
+    "IsometryDefect",
     "JacobianOperator",
     "LyapunovSpectrum",
     "Mask",
@@ -23,6 +25,7 @@ __all__ = [
     "RunInfo",
     "alignment",
     "depth_curve",
+    "isometry_defect",
     "jacobian_operator",
     "log_norm",
     "log_singular_values",

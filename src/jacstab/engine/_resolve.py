@@ -22,6 +22,8 @@ JVP_K_DIVISOR = 8
 # Lanczos block size for top-k (k > 1): matmats are memory-bound, so a wide block costs about as much per step as a
 # thin one and needs far fewer steps; k = 1 uses a single vector (converges in ~10 steps).
 LANCZOS_MIN_BLOCK = 32
+# isometry_defect, method="auto": every singular value up to this many input columns, else Hutchinson probes.
+ISOMETRY_EXACT_MAX = 1024
 
 
 @dataclass(frozen=True)

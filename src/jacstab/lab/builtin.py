@@ -107,6 +107,29 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "paper": "Approximation 2.1: the two should agree at large width",
         "grid": {"gates": ["forward", "bernoulli"]},
     },
+    # issue 14 (paper 003): one trial per architecture x depth; metric train_isometry; see _ARCH_SIZES
+    "orthogonal-jacobian": {
+        "description": "Paper 003: test accuracy, ln||J|| and isometry defect vs depth (10-200) for ReLU (He, "
+        "orthogonal), residual ReLU, orthogonal-Jacobian nets (groupsort, reflection block) and a partial-isometry "
+        "net, Fashion-MNIST",
+        "paper": "orthogonal-Jacobian nets train at depths where ordinary nets do not, about as well as residual "
+        "nets; partial isometries keep the favourable trainability",
+        "archs": [{"activation": "relu", "sigma2": 2.0}, {"activation": "relu", "init": "orthogonal", "sigma2": 2.0},
+                  {"activation": "relu", "sigma2": 1.0, "residual": 0.2},
+                  {"activation": "groupsort", "init": "orthogonal", "sigma2": 1.0},
+                  {"activation": "relu", "block": "reflection", "init": "orthogonal", "sigma2": 1.0},
+                  {"activation": "half_relu", "init": "orthogonal", "sigma2": 1.0}],
+        "train": {"dataset": "fashion-mnist"},
+        "reproduce": False,
+    },
+    "orthogonal-jacobian-reg": {
+        "description": "Paper 003: the He ReLU net of orthogonal-jacobian trained with the Jacobian-orthogonality "
+        "penalty mu E||J^T J v - v||^2 (mu = 0.01, 1 probe per batch)",
+        "paper": "a regulariser keeping J near orthogonal does about as well as exact orthogonality",
+        "archs": [{"activation": "relu", "sigma2": 2.0}],
+        "train": {"dataset": "fashion-mnist", "jac_reg": 0.01, "jac_probes": 1},
+        "reproduce": False,
+    },
     # papers 002 and 004 (issue 13): own sizes, metrics and k; figures in jacstab.lab.figures.spectral / dynamics
     "residual-alpha": {
         "description": "Top Lyapunov exponents vs the residual weight alpha, ReLU and linear (paper 004)",
@@ -152,6 +175,13 @@ BUILTIN: dict[str, dict[str, Any]] = {
 _APPROX21_SIZES = {
     "full": {"width": 100, "depth": 30, "seeds": 1, "networks": 1000, "layer": 10, "pairs": 50},
     "quick": {"width": 50, "depth": 12, "seeds": 1, "networks": 200, "layer": 6, "pairs": 30},
+}
+# paper 003 (issue 14): quick must run in minutes on 2 cores (width 64, 1 epoch on 4,000 examples)
+_ARCH_SIZES = {
+    "full": {"width": 128, "depths": [10, 50, 100, 200], "seeds": 2,
+             "train": {"epochs": 10, "batch_size": 128, "lr": [0.1, 0.01]}},
+    "quick": {"width": 64, "depths": [10, 50, 100, 200], "seeds": 1,
+              "train": {"epochs": 1, "subset": 4000, "batch_size": 32, "lr": 0.01}},
 }
 TRAINING = tuple(name for name, entry in BUILTIN.items() if "train" in entry)
 
@@ -207,6 +237,8 @@ def builtin_experiment(name: str, *, quick: bool = False, data_dir: str | None =
             f"unknown built-in experiment {name!r}{closest(name, list(BUILTIN))}; available: {', '.join(BUILTIN)}"
         )
     entry, tag = BUILTIN[name], "quick" if quick else "full"
+    if "archs" in entry:
+        return _arch_experiment(name, entry, tag, data_dir)
     doc: dict[str, Any] = {"name": f"{name}-{tag}", "grid": dict(entry["grid"])}
     if entry.get("sizes") == "approx21":
         size = _APPROX21_SIZES[tag]
@@ -243,3 +275,18 @@ def builtin_experiment(name: str, *, quick: bool = False, data_dir: str | None =
     # data_dir is MNIST's folder; Fashion-MNIST comes from its Debian folder unless that is missing
     uses_dir = dataset == "mnist" or (dataset == "fashion-mnist" and not fmnist_installed())
     return exp.with_data_dir(data_dir if uses_dir else None)
+
+
+def _arch_experiment(name: str, entry: dict[str, Any], tag: str, data_dir: str | None) -> Experiment:
+    """One trial per architecture (a dict of NetSpec fields) x depth, metric ``train_isometry`` (paper 003): the
+    architectures differ in several fields at once, so they are listed, not crossed in a grid."""
+    size = _ARCH_SIZES[tag]
+    train = {**entry["train"], **size["train"]}
+    specs, exp = [], None
+    for fields in entry["archs"]:
+        doc = {"name": f"{name}-{tag}", "metrics": ["train_isometry"], "seeds": size["seeds"], "train": train,
+               "net": {"width": size["width"], "in_dim": 784, **fields}, "grid": {"depth": size["depths"]}}
+        exp = parse_experiment(doc, f"built-in {name}")
+        specs += exp.specs
+    exp = dataclasses.replace(exp, specs=tuple(specs))
+    return exp.with_data_dir(None if fmnist_installed() else data_dir)

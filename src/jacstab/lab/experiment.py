@@ -16,13 +16,15 @@
     [grid]                         # lists; the trials are their cartesian product x seeds
     sigma2 = [0.5, 2.0, 4.0]
 
-    [train]                        # parameters of the "train" metric (metrics = ["train"]), all optional
+    [train]                        # parameters of "train" / "train_isometry" (metrics = ["train"]), all optional
     dataset = "fashion-mnist"      # fashion-mnist | mnist | idx (mnist/idx: sweep --data-dir DIR)
     epochs = 5
     lr = [0.1, 0.01, 0.001]        # one value, or a grid chosen per trial on the validation split
     batch_size = 128
     subset = 10000                 # training examples (default: all)
     optimizer = "sgd"              # sgd | adam (momentum = 0.9 for SGD with momentum)
+    jac_reg = 0.01                 # Jacobian-orthogonality penalty mu (paper 003; default 0), jac_probes = 1
+    orthogonal_param = true        # keep init='orthogonal' hidden matrices orthogonal while training (default false)
 
     [teacher]                      # parameters of the "teacher" metric (fixed-gates dynamics), all optional
     rank = 3                       # the linear teacher's rank (1..3)
@@ -53,8 +55,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_TRIALS = 1_000_000  # grid points x seeds: checked before anything is built
-TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "input", "net", "grid", "train", "teacher")
-TABLE_METRICS = ("train", "teacher")  # metrics whose parameters come from a table of their name
+TRAINING_METRICS = ("train", "train_isometry")  # the metrics the [train] table parameterises
+TABLES = {"train": TRAINING_METRICS, "teacher": ("teacher",)}  # a TOML table -> the metrics it parameterises
+TOP_KEYS = ("name", "metrics", "seeds", "seed0", "k", "input", "net", "grid", *TABLES)
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(NetSpec))
 
 
@@ -114,7 +117,7 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>") -> Exper
     for key, v, low in (("seeds", seeds, 1), ("seed0", seed0, 0)):
         if not is_int(v) or v < low:
             _fail(where, f"key {key!r} must be an integer >= {low}, got {v!r}")
-    tables = {m: data.get(m, {}) for m in TABLE_METRICS}
+    tables = {t: data.get(t, {}) for t in TABLES}
     for m, table in tables.items():
         if not isinstance(table, dict):
             _fail(where, f"[{m}] must be a table of the {m} metric's parameters")
@@ -166,17 +169,18 @@ def _metric_calls(where: str, metrics: list, k: Any, tables: dict[str, dict]) ->
     if k is not None and not readers:
         _fail(where, "key 'k' applies to spectrum and lyapunov, and neither is in 'metrics'")
     for name, table in tables.items():
-        if table and name not in metrics:
+        if table and not any(m in TABLES[name] for m in metrics):
             _fail(where, f"[{name}] sets the {name} metric's parameters, and {name!r} is not in 'metrics'")
     calls = []
     for m in metrics:
         given = {"k": k} if m in readers and k is not None else {}
-        if m in tables:
-            given = {key: tuple(v) if isinstance(v, list) else v for key, v in tables[m].items()}
+        table = next((t for t, ms in TABLES.items() if m in ms), None)
+        if table is not None:
+            given = {key: tuple(v) if isinstance(v, list) else v for key, v in tables[table].items()}
         try:
             calls.append(MetricCall.make(m, **given))
         except ValueError as e:
-            _fail(where, f"[{m}]: {e}" if m in tables else str(e))
+            _fail(where, f"[{table}]: {e}" if table else str(e))
     return tuple(calls)
 
 

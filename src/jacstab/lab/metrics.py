@@ -115,14 +115,50 @@ def _certificate(net, p, ctx):
 TRAIN_FIELDS = ("lr", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "log_norm", "diverged")
 
 
+def _run_training(net, p, ctx):
+    from jacstab.training import train
+
+    return train(net.spec, p["dataset"], epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"], seed=net.seed,
+                 optimizer=p["optimizer"], momentum=p["momentum"], subset=p["subset"], data_dir=ctx.data_dir,
+                 orthogonal_param=p["orthogonal_param"], jac_reg=p["jac_reg"], jac_probes=p["jac_probes"])
+
+
 def _train(net, p, ctx):
     """Train ``sample(spec, seed)`` (``in_dim`` set to the data dimension; the hidden weights are those of the trial's
     network) and return the chosen learning rate's epochs 0..E as records of ``TRAIN_FIELDS``."""
-    from jacstab.training import train
-
-    result = train(net.spec, p["dataset"], epochs=p["epochs"], lr=p["lr"], batch_size=p["batch_size"], seed=net.seed,
-                   optimizer=p["optimizer"], momentum=p["momentum"], subset=p["subset"], data_dir=ctx.data_dir)
+    result = _run_training(net, p, ctx)
     return [float(rec.as_row()[f]) for rec in result.history for f in TRAIN_FIELDS]
+
+
+TRAIN_ISOMETRY_FIELDS = (*TRAIN_FIELDS, "isometry_defect", "epoch_seconds")
+
+
+def _train_isometry(net, p, ctx):
+    """:func:`_train`'s records plus the isometry defect ``||J^T J - I||_F / sqrt(n)`` of the hidden Jacobian at the
+    first test image (epoch 0 and the last epoch; NaN between) and the training wall time per epoch (NaN at 0)."""
+    import math
+
+    from jacstab.engine import isometry_defect
+    from jacstab.training import dataset_input
+
+    result = _run_training(net, p, ctx)
+    x = dataset_input(p["dataset"], 0, ctx.data_dir).to(result.network.dtype)
+
+    def defect(network):
+        try:
+            return isometry_defect(network, x).defect
+        except ValueError:  # a diverged run's non-finite weights
+            return math.nan
+
+    from jacstab.nets import sample
+
+    before, after = defect(sample(result.spec, net.seed)), defect(result.network)  # the trained law's initial net
+    per_epoch = result.seconds / p["epochs"]
+    out, last = [], len(result.history) - 1
+    for i, rec in enumerate(result.history):
+        iso = before if i == 0 else (after if i == last else math.nan)
+        out += [float(rec.as_row()[f]) for f in TRAIN_FIELDS] + [iso, math.nan if i == 0 else per_epoch]
+    return out
 
 
 def _lr_grid(v):
@@ -134,6 +170,12 @@ def _lr_grid(v):
 
 def _int_at_least(name, low):
     return lambda v: check_int(name, v, low)
+
+
+def _bool(name, v):
+    if not isinstance(v, bool):
+        raise ValueError(f"{name} must be true or false, got {v!r}")
+    return v
 
 
 def _choice(name, choices):
@@ -209,9 +251,14 @@ _CHECKS = {
     "steps": lambda v: check_int("steps", v, 1, 10**7),
     "step_size": lambda v: check_real("step_size", v, 0.0, 1e3, open_low=True),
     "every": lambda v: check_int("every", v, 1),
+    "orthogonal_param": lambda v: _bool("orthogonal_param", v),
+    "jac_reg": lambda v: check_real("jac_reg", v, 0.0, 1e6),
+    "jac_probes": lambda v: check_int("jac_probes", v, 1),
 }
+# orthogonal_param, jac_reg, jac_probes (paper 003) enter a trial id only when not at their defaults (trials.py), so
+# every train trial stored before they existed keeps its id.
 TRAIN_DEFAULTS = {"dataset": "fashion-mnist", "epochs": 1, "lr": (0.01,), "batch_size": 128, "subset": None,
-                  "optimizer": "sgd", "momentum": 0.0}
+                  "optimizer": "sgd", "momentum": 0.0, "orthogonal_param": False, "jac_reg": 0.0, "jac_probes": 1}
 
 REGISTRY: dict[str, Metric] = {
     m.name: m
@@ -222,6 +269,9 @@ REGISTRY: dict[str, Metric] = {
         Metric("certificate", 1, {}, _certificate, "values of Theorem 3.1's conditions for the realised weights"),
         Metric("train", 1, TRAIN_DEFAULTS, _train, "train on a dataset (paper Section 6): per epoch, for the lr chosen "
                "on validation, losses, accuracies and log ||J||", fields=TRAIN_FIELDS, dataset_param="dataset"),
+        Metric("train_isometry", 1, TRAIN_DEFAULTS, _train_isometry, "train's records plus the isometry defect "
+               "||J^T J - I||_F/sqrt(n) before and after training and the wall time per epoch (paper 003)",
+               fields=TRAIN_ISOMETRY_FIELDS, dataset_param="dataset"),
         Metric(
             "approx21",
             1,

@@ -1,11 +1,11 @@
 """Networks: seeded streams, activations, layers, the frozen :class:`Network`, sampling, masks and scaling."""
 
-from jacstab.nets.layers import Dense, Gate, Layer, ResidualBlock
+from jacstab.nets.layers import Dense, Gate, Layer, ReflectionBlock, ResidualBlock
 from jacstab.nets.network import Network, Provenance
 from jacstab.nets.sampling import sample
 from jacstab.nets.streams import default_input, generator, haar_orthogonal
 
 __all__ = [
-    "Dense", "Gate", "Layer", "Network", "Provenance", "ResidualBlock", "default_input", "generator", "haar_orthogonal",
-    "sample",
+    "Dense", "Gate", "Layer", "Network", "Provenance", "ReflectionBlock", "ResidualBlock", "default_input", "generator",
+    "haar_orthogonal", "sample",
 ]

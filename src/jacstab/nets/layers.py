@@ -4,7 +4,8 @@ The paper's MLP layer (eq. 1-2) is :class:`Dense`: ``Y_k = W_k phi(Y_{k-1})``, w
 ``W_k D_{k-1}`` with ``D_{k-1} = diag(phi'(Y_{k-1}))``. Every other part of jacstab (the batched forward pass,
 masks, SNIP, the engine's products, Lanczos and the Lyapunov QR chain) goes through these methods, so a new
 layer kind is one new class here. :class:`ResidualBlock` (paper 004) is ``Y_k = Y_{k-1} + alpha W phi(Y_{k-1})``
-with factor ``I + alpha W D_{k-1}``.
+with factor ``I + alpha W D_{k-1}``. :class:`ReflectionBlock` (paper 003) is ``Y_k = Y_{k-1} - 2 W^T relu(W Y_{k-1})``
+with factor ``I - 2 W^T D W``. For ``groupsort`` the "gate" is a permutation (``Gate.perm``), not a diagonal.
 
 A layer's ``support(gate)`` is the set of input units on which its factor's columns can be non-zero: ``D``'s
 support for :class:`Dense` (so the engine keeps only active columns), every unit for a residual block.
@@ -26,11 +27,14 @@ class Gate:
 
     ``val`` is ``None`` when every kept entry equals 1 (ReLU, linear), so products skip the scaling.
     ``full`` is True when ``idx`` is all of ``0..n-1`` (no restriction needed).
+    ``perm`` (``groupsort`` only, else None): ``phi'(y)`` is the permutation ``P`` with ``M P = M[:, perm]``
+    (:attr:`~jacstab.nets.activations.Activation.mix`); the gate is then full.
     """
 
     idx: torch.Tensor
     val: torch.Tensor | None
     full: bool
+    perm: torch.Tensor | None = None
 
     @property
     def size(self) -> int:
@@ -51,6 +55,13 @@ class Gate:
         val = dphi[idx]
         return cls(idx, None if bool((val == 1).all()) else val, full)
 
+    @classmethod
+    def of(cls, activation: Activation, y: torch.Tensor) -> Gate:
+        """The Jacobian of ``activation`` at one input ``y`` (shape ``(n,)``): ``diag(phi'(y))``, times the
+        permutation of a mixing activation (``groupsort``)."""
+        g = cls.from_derivative(activation.dphi(y))
+        return g if activation.mix is None else cls(g.idx, g.val, g.full, activation.mix(y))
+
 
 @dataclass(frozen=True, eq=False)
 class Dense:
@@ -68,8 +79,9 @@ class Dense:
         return self.activation.phi(y) @ self.weight.T
 
     def gate(self, y: torch.Tensor) -> Gate:
-        """``D = diag(phi'(y))`` for one input ``y`` of shape ``(n,)`` (PyTorch's derivative at kinks)."""
-        return Gate.from_derivative(self.activation.dphi(y))
+        """``D = diag(phi'(y))`` for one input ``y`` of shape ``(n,)`` (PyTorch's derivative at kinks); for
+        ``groupsort`` the pair permutation ``P`` (``D = P``: ``W P`` is orthogonal when ``W`` is)."""
+        return Gate.of(self.activation, y)
 
     def support(self, gate: Gate) -> Gate:
         """The input units where the factor's columns may be non-zero: the support of ``D_{k-1}`` itself."""
@@ -89,6 +101,8 @@ class Dense:
             r = torch.arange(w.shape[0], device=w.device) if rows is None or rows.full else rows.idx
             flat = (r[:, None] * w.shape[1] + cols.idx).flatten()
             w = torch.take(w.contiguous(), flat).view(r.numel(), cols.size)
+        if cols.perm is not None:  # groupsort: W P = W[:, perm] (the gate is full)
+            w = w.index_select(1, cols.perm)
         return w if cols.val is None else w * cols.val
 
     def with_weight(self, weight: torch.Tensor) -> Dense:
@@ -139,8 +153,8 @@ class ResidualBlock:
         return y + self.alpha * (self.activation.phi(y) @ self.weight.T)
 
     def gate(self, y: torch.Tensor) -> Gate:
-        """``D = diag(phi'(y))`` for one input ``y`` of shape ``(n,)``."""
-        return Gate.from_derivative(self.activation.dphi(y))
+        """``D = diag(phi'(y))`` for one input ``y`` of shape ``(n,)`` (a permutation for ``groupsort``)."""
+        return Gate.of(self.activation, y)
 
     def support(self, gate: Gate) -> Gate:
         """Every input unit (the identity term)."""
@@ -164,9 +178,54 @@ class ResidualBlock:
         return ResidualBlock(weight, self.activation, self.alpha)
 
 
+@dataclass(frozen=True, eq=False)
+class ReflectionBlock:
+    """``Y_k = Y_{k-1} - 2 W^T relu(W Y_{k-1})``: the residual reflection block of Massucco, Murari, Schoenlieb
+    (paper 003), ``W`` is ``n x n``.
+
+    Jacobian factor: ``dY_k/dY_{k-1} = I - 2 W^T D W`` with ``D = diag(relu'(W Y_{k-1}))`` (the gate of this block
+    is taken at ``W Y_{k-1}``, not at ``Y_{k-1}``). Why it is orthogonal when ``W`` is: ``D`` has entries in
+    ``{0, 1}``, so ``D^2 = D``; with ``W^T W = I``, ``P = W^T D W`` satisfies ``P^T = P`` and ``P^2 = W^T D W W^T D W
+    = W^T D^2 W = P``: an orthogonal projection, and ``(I - 2P)^T (I - 2P) = I - 4P + 4P^2 = I`` (a reflection
+    through the complement of ``range(P)``). With ``W = g O`` (``sigma2 = g^2 != 1``) the factor is ``I - 2 g^2 P``,
+    with singular values ``1`` and ``|1 - 2 g^2|``. Positively homogeneous, so renormalised forward passes are exact.
+    """
+
+    weight: torch.Tensor
+    activation: Activation
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``y - 2 W^T relu(W y)`` for ``y`` of shape ``(n,)`` or ``(batch, n)`` (rows are samples)."""
+        return y - 2.0 * (self.activation.phi(y @ self.weight.T) @ self.weight)
+
+    def gate(self, y: torch.Tensor) -> Gate:
+        """``D = diag(relu'(W y))`` for one input ``y`` of shape ``(n,)``."""
+        return Gate.of(self.activation, self.weight @ y)
+
+    def support(self, gate: Gate) -> Gate:
+        """Every input unit (the identity term)."""
+        return Gate.everything(self.weight.shape[1], self.weight.device)
+
+    def factor(self, cols: Gate, rows: Gate | None) -> torch.Tensor:
+        """``(I - 2 W^T D W)[rows, :]`` with ``D`` the gate ``cols`` (``len(rows) x n``; all rows when ``rows`` is
+        None or full): ``-2 W[a, rows]^T W[a, :]`` plus the identity, ``a`` the active units of ``D``."""
+        w, n = self.weight, self.weight.shape[1]
+        b = w if cols.full else w.index_select(0, cols.idx)  # W[a, :]
+        b_left = b * cols.val[:, None] if cols.val is not None else b
+        r = torch.arange(n, device=w.device) if rows is None or rows.full else rows.idx
+        out = -2.0 * (b_left.index_select(1, r).T @ b)
+        out[torch.arange(r.numel(), device=w.device), r] += 1.0
+        return out
+
+    def with_weight(self, weight: torch.Tensor) -> ReflectionBlock:
+        """The same block with another weight (e.g. masked, cast or moved)."""
+        return ReflectionBlock(weight, self.activation)
+
+
 @runtime_checkable
 class Layer(Protocol):
-    """What every hidden layer provides (:class:`Dense`, :class:`GatedDense`, :class:`ResidualBlock`)."""
+    """What every hidden layer provides (:class:`Dense`, :class:`GatedDense`, :class:`ResidualBlock`,
+    :class:`ReflectionBlock`)."""
 
     weight: torch.Tensor
     activation: Activation

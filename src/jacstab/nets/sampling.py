@@ -21,7 +21,7 @@ import torch
 from jacstab._checks import check_int
 from jacstab.correlation import structured_normal
 from jacstab.nets.activations import get_activation
-from jacstab.nets.layers import Dense, GatedDense, ResidualBlock
+from jacstab.nets.layers import Dense, GatedDense, ReflectionBlock, ResidualBlock
 from jacstab.nets.network import Network
 from jacstab.nets.pruning import apply_scaling, random_masks, snip_scores, top_masks
 from jacstab.nets.streams import (
@@ -176,9 +176,12 @@ def check_device(device, what: str = "device") -> torch.device | None:
     return dev
 
 
-def _layer(spec: NetSpec, w: torch.Tensor, act) -> Dense | ResidualBlock:
-    """The hidden layer of the spec around ``w``: ``Dense`` (``W phi(y)``) or, with ``residual > 0``, a
-    ``ResidualBlock`` (``y + alpha W phi(y)``, paper 004)."""
+def _layer(spec: NetSpec, w: torch.Tensor, act) -> Dense | ResidualBlock | ReflectionBlock:
+    """The hidden layer of the spec around ``w``: ``Dense`` (``W phi(y)``), with ``residual > 0`` a
+    ``ResidualBlock`` (``y + alpha W phi(y)``, paper 004), with ``block='reflection'`` a ``ReflectionBlock``
+    (``y - 2 W^T relu(W y)``, paper 003)."""
+    if spec.block == "reflection":
+        return ReflectionBlock(w, act)
     return ResidualBlock(w, act, spec.residual) if spec.residual else Dense(w, act)
 
 
@@ -191,7 +194,8 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
     (paper eq. 1). ``spec.gates='bernoulli'``: the same weights, with layer ``k`` gated by a fixed iid
     Bernoulli(``gate_p``) ``D_{k-1}`` (:class:`~jacstab.nets.layers.GatedDense`). With ``spec.residual = alpha > 0``
     the hidden layers are residual blocks ``Y_k = Y_{k-1} + alpha W_k phi(Y_{k-1})`` (same weights as the plain
-    network of the same seed).
+    network of the same seed); with ``spec.block = 'reflection'`` reflection blocks ``Y_{k-1} - 2 W_k^T
+    relu(W_k Y_{k-1})`` (paper 003).
     Everything (weights, masks, scaling) is drawn and computed on the CPU in float64, then cast to ``dtype`` and
     moved to ``device``: float32 and float64 networks with the same seed share their draws and their masks (the
     float32 weights are the float64 ones rounded), so the two can be paired. The price: a float32 network costs the

@@ -30,7 +30,7 @@ from scipy import optimize
 
 from jacstab.specs import ACTIVATIONS, check_choice, check_real
 
-HOMOGENEOUS = ("relu", "leaky_relu", "abs", "linear")
+HOMOGENEOUS = ("relu", "leaky_relu", "abs", "linear", "groupsort", "half_relu")
 _GH_NODES = 240  # Gauss-Hermite nodes; with _GH_Q_MAX: error < 1e-15 for tanh (tests/test_predict.py)
 _GH_Q_MAX = 1.0  # beyond it the poles of tanh at y = +-i pi/2 sit too close to the real z axis for Gauss-Hermite
 _GL_NODES, _Y_MAX = 20, 40.0  # composite Gauss-Legendre on y in [-40, 40] (sech^2(40) < 1e-34) for q > 1
@@ -69,6 +69,7 @@ def gaussian_constants(activation: str, slope: float = 0.01, q: float = 1.0) -> 
 
     Closed forms: relu ``p = 1/2, E = 1/2``; leaky_relu (slope ``a``) ``p = 1`` (``1/2`` at ``a = 0``),
     ``E = (1 + a^2)/2``, ``phi'^2`` in ``{1, a^2}`` w.p. 1/2 each; abs ``p = 1, E = 1`` (``D = +-1``, ``D^2 = I``);
+    groupsort ``p = 1, E = 1`` (``D`` a permutation, ``D^T D = I``); half_relu (ReLU on even units) ``p = E = 3/4``;
     linear ``p = 1, E = 1``. tanh: ``E[sech^4(sqrt(q) z)]`` and ``E[tanh^2(sqrt(q) z)]`` by Gauss-Hermite
     quadrature (240 nodes) for ``q <= 1`` and composite Gauss-Legendre on ``y = sqrt(q) z`` beyond (absolute
     error ~1e-15 either way).
@@ -110,6 +111,18 @@ def _abs(q: float, slope: float) -> GaussianConstants:
     return GaussianConstants("abs", slope, q, 1.0, 1.0, q, True, ((1.0, 1.0),), True)
 
 
+def _groupsort(q: float, slope: float) -> GaussianConstants:
+    """MaxMin on pairs: its Jacobian is a permutation ``P`` (``P^T P = I``), so ``E||W P u||^2 = sigma2 ||u||^2``
+    like linear/abs (``mean_dphi2 = 1``, ``D^T D = I``); ``||phi(y)|| = ||y||`` gives ``E[phi^2] = q`` per unit."""
+    return GaussianConstants("groupsort", slope, q, 1.0, 1.0, q, True, ((1.0, 1.0),), True)
+
+
+def _half_relu(q: float, slope: float) -> GaussianConstants:
+    """ReLU on half the units, identity on the others: ``phi'`` is 0 w.p. 1/4, else 1 (``E[phi'^2] = 3/4``),
+    ``E[phi^2] = (q/2 + q)/2 = 3q/4``."""
+    return GaussianConstants("half_relu", slope, q, 0.75, 0.75, 0.75 * q, True, ((0.0, 0.25), (1.0, 0.75)), True)
+
+
 def _leaky(q: float, a: float) -> GaussianConstants:
     b = a * a
     atoms = ((1.0, 1.0),) if b == 1.0 else ((b, 0.5), (1.0, 0.5))
@@ -123,6 +136,8 @@ _HOMOGENEOUS: dict[str, Callable[[float, float], GaussianConstants]] = {
     "linear": _linear,
     "abs": _abs,
     "leaky_relu": _leaky,
+    "groupsort": _groupsort,
+    "half_relu": _half_relu,
 }
 
 

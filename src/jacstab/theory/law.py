@@ -61,3 +61,15 @@ def law_second_moment(spec: Any, rule: str | None = None) -> tuple[float, float]
         rule, method, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
     )
     return c, c * c * var * m
+
+
+def law_reason(spec: Any, sigma2_eff: float) -> str:
+    """Why ``sigma2_eff`` (from :func:`law_second_moment`) is unknown or infinite, ``""`` when it is fine."""
+    if math.isnan(sigma2_eff):
+        return (
+            f"no prediction: the law of {spec.prune}-pruned weights with scaling={spec.scaling} is unknown "
+            "(the mask depends on data and gradients); use scaling='empirical'"
+        )
+    if math.isinf(sigma2_eff):
+        return "the paper's magnitude factor overflows at this width (Theorems 4.2/4.3 as printed)"
+    return ""

@@ -26,7 +26,10 @@ import numpy as np
 
 import jacstab.theory.free as free
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants, tanh_fixed_point
+from jacstab.theory.isometry import SOURCE as ISOMETRY
+from jacstab.theory.isometry import isometric_curve, orthogonal_jacobian, reflection_reason
 from jacstab.theory.law import density as _density
+from jacstab.theory.law import law_reason as _law_reason
 from jacstab.theory.law import law_second_moment
 from jacstab.theory.residual import residual_growth
 
@@ -64,6 +67,8 @@ class Prediction:
             ``None`` (then ``edge_reason`` says why, starting "no prediction: ").
         kind: the model behind ``log_norm``; source: papers and equations.
         q_star: tanh's mean-field fixed point (``None`` for homogeneous activations).
+        isometry: why ``J`` is exactly orthogonal for every draw (all singular values 1, paper 003), else ``""``
+            (:func:`jacstab.theory.isometry.orthogonal_jacobian`).
     """
 
     spec: Any
@@ -82,6 +87,7 @@ class Prediction:
     kind: str
     source: str
     q_star: float | None = None
+    isometry: str = ""
 
     @property
     def regime(self) -> str:
@@ -107,6 +113,8 @@ class Prediction:
             ("condition_ii", self.condition_ii, "E[phi'^2] sigma2_eff - 1", thm, self.law_reason or self.note),
             (f"log_norm(L={self.spec.depth})", last, "(1/2) log edge of J J^T, n -> inf", self.source,
              self.edge_reason or self.kind),
+            ("all_singular_values_1", 1.0 if self.isometry else None, "J^T J = I", ISOMETRY,
+             self.isometry or "no prediction: J is not exactly orthogonal for this law"),
         )  # fmt: skip
         keys = ("quantity", "value", "formula", "source", "note")
         return [dict(zip(keys, (q, _number(v), *rest))) for q, v, *rest in table]
@@ -133,10 +141,13 @@ class Prediction:
         ii = "unknown (law unknown)" if math.isnan(self.condition_ii) else f"{self.condition_ii:+.3g}"
         ii = "not applicable (residual)" if _residual(s) else ii
         lines.append(f"  condition (ii) = {ii}: {self.note}")
+        lines += [f"  orthogonal Jacobian: {self.isometry}"] if self.isometry else []
         return "\n".join(lines)
 
 
 def _growth_formula(spec: Any) -> str:
+    if orthogonal_jacobian(spec) or reflection_reason(spec):
+        return "0 (J orthogonal)" if orthogonal_jacobian(spec) else "none (reflection block)"
     if _residual(spec):
         return "(1/2) log(1 + alpha^2 sigma2_eff E[phi'^2])"
     return "(1/2) log(sigma2_eff E[phi'^2])"
@@ -152,25 +163,15 @@ def _q_note(p: Prediction) -> str:
     return "exact at every q (positively homogeneous activation)"
 
 
-def _law_reason(spec: Any, sigma2_eff: float) -> str:
-    if math.isnan(sigma2_eff):
-        return (
-            f"no prediction: the law of {spec.prune}-pruned weights with scaling={spec.scaling} is unknown "
-            "(the mask depends on data and gradients); use scaling='empirical'"
-        )
-    if math.isinf(sigma2_eff):
-        return "the paper's magnitude factor overflows at this width (Theorems 4.2/4.3 as printed)"
-    return ""
-
-
 # --- gates, growth, condition (ii) -----------------------------------------------------------------------------
 
 
 def _unsupported(spec: Any) -> str:
-    """Combinations this module does not model: residual blocks with fixed Bernoulli gates."""
+    """Combinations this module does not model: residual blocks with fixed Bernoulli gates; reflection blocks
+    other than the exactly orthogonal ones."""
     if getattr(spec, "residual", 0) and getattr(spec, "gates", "forward") != "forward":
         return "no prediction: residual networks with fixed Bernoulli gates are not covered by predict"
-    return ""
+    return reflection_reason(spec)
 
 
 def _fixed_gates(spec: Any) -> float | None:
@@ -178,8 +179,8 @@ def _fixed_gates(spec: Any) -> float | None:
     return spec.gate_p if getattr(spec, "gates", "forward") == "bernoulli" else None
 
 
-def _residual(spec: Any) -> bool:
-    return bool(getattr(spec, "residual", 0))
+def _residual(spec: Any) -> bool:  # residual (paper 004) or reflection (paper 003) blocks: I + (...)
+    return bool(getattr(spec, "residual", 0)) or getattr(spec, "block", "dense") == "reflection"
 
 
 def _correlated(spec: Any) -> bool:
@@ -222,7 +223,8 @@ def _growth(spec: Any, sigma2_eff: float, gates: GaussianConstants) -> tuple[flo
 def _theorem(spec: Any) -> tuple[bool, str]:
     """``(theorem_applies, note)`` for condition (ii)."""
     if _residual(spec):
-        return False, "Theorem 3.1 is for the plain MLP; a residual product I + alpha W D is covered by paper 004"
+        return False, ("Theorem 3.1 is for the plain MLP; residual products I + alpha W D are covered by paper 004, "
+                       "reflections I - 2 W^T D W by paper 003")
     if spec.activation != "relu":
         return False, (
             f"Theorem 3.1 is stated for ReLU masks; for {spec.activation} the second-moment analogue "
@@ -288,6 +290,9 @@ def _layer_edge(spec: Any, sigma2_eff: float):
     """``d -> log edge(J^(d) J^(d)T)`` and a one-line description of the model."""
     act, init = spec.activation, spec.init
     w = "Gaussian" if init == "gaussian" else "Haar orthogonal"
+    if act == "half_relu":  # D a Bernoulli(3/4) projection (ReLU on half the units)
+        return (lambda d: free.log_spectral_edge(d, 0.75, sigma2_eff, init)), (
+            f"free-probability edge: {w} weights, Bernoulli(3/4) projection gates (ReLU on half the units)")
     if act == "relu":
         p = _fixed_gates(spec)
         gates = "fixed Bernoulli(p) gates (exactly the model)" if p is not None else "Bernoulli(1/2) projection gates"
@@ -295,8 +300,8 @@ def _layer_edge(spec: Any, sigma2_eff: float):
         return (lambda d: free.log_spectral_edge(d, p, sigma2_eff, init)), (
             f"free-probability edge: {w} weights, {gates} (Approximation 2.1)"
         )
-    if act in ("linear", "abs"):
-        extra = "; abs: D = diag(+-1) is orthogonal, so the law equals linear's" if act == "abs" else ""
+    if act in ("linear", "abs", "groupsort"):
+        extra = f"; {act}: D is orthogonal (signed permutation), so the law equals linear's" if act != "linear" else ""
         fc = " (the Fuss-Catalan law scaled by sigma2_eff^d)" if init == "gaussian" else ""
         return (lambda d: free.log_spectral_edge(d, 1.0, sigma2_eff, init)), (
             f"free-probability edge: product of {w} matrices{fc}{extra}"
@@ -377,24 +382,14 @@ def predict(spec: Any) -> Prediction:
         raise TypeError(f"predict takes a jacstab.NetSpec; {type(spec).__name__} lacks {', '.join(missing)}")
     beta, sigma2_eff = law_second_moment(spec)
     gates, q_star = gate_constants(spec, sigma2_eff)
-    growth, growth_kind, growth_reason = _growth(spec, sigma2_eff, gates)
     applies, note = _theorem(spec)
-    log_norm, edge_reason, kind = _edge(spec, sigma2_eff)
+    iso = orthogonal_jacobian(spec)  # exact at every width and depth (paper 003), not only as n -> inf
+    growth, growth_kind, growth_reason = (0.0, iso, "") if iso else _growth(spec, sigma2_eff, gates)
+    log_norm, edge_reason, kind = (isometric_curve(spec.depth), "", iso) if iso else _edge(spec, sigma2_eff)
     return Prediction(
-        spec=spec,
-        gates=gates,
-        beta=beta,
-        sigma2_eff=sigma2_eff,
-        law_reason=_law_reason(spec, sigma2_eff),
-        growth_per_layer=growth,
-        growth_kind=growth_kind,
-        growth_reason=growth_reason,
+        spec=spec, gates=gates, beta=beta, sigma2_eff=sigma2_eff, law_reason=_law_reason(spec, sigma2_eff),
+        growth_per_layer=growth, growth_kind=growth_kind, growth_reason=growth_reason,
         condition_ii=math.nan if _residual(spec) else gates.mean_dphi2 * sigma2_eff - 1.0,
-        theorem_applies=applies,
-        note=note,
-        log_norm=log_norm,
-        edge_reason=edge_reason,
-        kind=kind,
-        source=_source(spec, log_norm is not None),
-        q_star=q_star,
+        theorem_applies=applies, note=note, log_norm=log_norm, edge_reason=edge_reason, kind=kind,
+        source=_source(spec, log_norm is not None) + (f"; {ISOMETRY}" if iso else ""), q_star=q_star, isometry=iso,
     )

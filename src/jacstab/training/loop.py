@@ -21,6 +21,7 @@ from jacstab.nets.sampling import check_device, sample
 from jacstab.nets.streams import generator
 from jacstab.specs import NetSpec
 from jacstab.training.data import Dataset, load_dataset
+from jacstab.training.regularisers import STREAM_PROBES, OrthogonalHidden, jacobian_penalty, probe_vectors
 
 PAPER_LRS = (1e-1, 1e-2, 1e-3, 1e-4)  # the paper's grid (Section 6)
 STREAM_TRAIN = 20  # batch order; independent of every sampling stream
@@ -97,7 +98,8 @@ class TrainResult:
 def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: int, lr: float | Sequence[float] = 0.01,
           batch_size: int = 128, seed: int = 0, optimizer: str = "sgd", momentum: float = 0.0,
           subset: int | None = None, data_dir=None, device=None, dtype: torch.dtype = torch.float32,
-          probe_index: int = 0, callback: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+          probe_index: int = 0, callback: Callable[[EpochRecord], None] | None = None, orthogonal_param: bool = False,
+          jac_reg: float = 0.0, jac_probes: int = 1) -> TrainResult:
     """Train the network ``jacstab.sample(spec, seed)`` draws (same weights) on ``dataset`` with cross-entropy.
 
     Loss and update (paper Section 1, the gradient-descent rule; Section 6: SGD, lr grid chosen on validation)::
@@ -121,7 +123,12 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
         momentum: SGD momentum (0 = plain SGD); subset: training examples kept (``None``: all);
         data_dir: folder of the IDX files; device: ``cpu``/``cuda``; dtype: training dtype (float32 default);
         probe_index: the test image at which ``log ||J||`` is measured each epoch;
-        callback: called with each finished :class:`EpochRecord` (progress, streaming).
+        callback: called with each finished :class:`EpochRecord` (progress, streaming);
+        orthogonal_param: keep every hidden matrix ``sqrt(sigma2)`` times an orthogonal matrix during training
+            (``init='orthogonal'``, unpruned; :class:`~jacstab.training.regularisers.OrthogonalHidden`, paper 003);
+        jac_reg: ``mu >= 0``, weight of the Jacobian-orthogonality penalty ``mu E_v ||J^T J v - v||^2`` added to
+            each minibatch loss (:func:`~jacstab.training.regularisers.jacobian_penalty`; ``E[v v^T] = I/n``);
+        jac_probes: ``p``, examples of each minibatch (one probe vector each) the penalty is estimated on.
 
     Returns:
         :class:`TrainResult`.
@@ -133,14 +140,16 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
         raise ValueError("subset is for dataset names; slice a loaded Dataset yourself")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data_dir, subset=subset)
     spec, lrs, dev = check_arguments(spec, ds, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                                     momentum=momentum, device=device, dtype=dtype)
+                                     momentum=momentum, device=device, dtype=dtype, orthogonal_param=orthogonal_param,
+                                     jac_reg=jac_reg, jac_probes=jac_probes)
+    extra = {"orthogonal_param": bool(orthogonal_param), "jac_reg": float(jac_reg), "jac_probes": int(jac_probes)}
     probe_index = check_int("probe_index", probe_index, 0, len(ds.y_test) - 1)
     net0 = sample(spec, seed)
     probe = ds.x_test[probe_index].to(torch.float64)
     data = ds.to(dev, dtype)
     histories, results, seconds, examples, initial = {}, {}, 0.0, 0, None
     for rate in lrs:
-        run = _Run(net0, data, rate, optimizer, momentum, batch_size, seed, dev, dtype, probe)
+        run = _Run(net0, data, rate, optimizer, momentum, batch_size, seed, dev, dtype, probe, **extra)
         if initial is None:  # epoch 0 is the same network for every lr: evaluate it once
             initial = run.record(0, None)
         records = [dataclasses.replace(initial, lr=rate)]
@@ -164,7 +173,8 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
 
 
 def check_arguments(spec: NetSpec, ds: Dataset, *, epochs: int, lr, batch_size: int, optimizer: str,
-                    momentum: float, device, dtype: torch.dtype) -> tuple[NetSpec, tuple[float, ...], torch.device]:
+                    momentum: float, device, dtype: torch.dtype, orthogonal_param: bool = False, jac_reg: float = 0.0,
+                    jac_probes: int = 1) -> tuple[NetSpec, tuple[float, ...], torch.device]:
     """Validate :func:`train`'s arguments against the data (before any work): the spec fitted to the data
     dimension, the learning-rate grid and the device.
 
@@ -181,6 +191,11 @@ def check_arguments(spec: NetSpec, ds: Dataset, *, epochs: int, lr, batch_size: 
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     dev = check_device(device) or torch.device("cpu")
+    check_real("jac_reg", jac_reg, 0.0, 1e6)
+    check_int("jac_probes", jac_probes, 1, batch_size)
+    if orthogonal_param and (not isinstance(spec, NetSpec) or spec.init != "orthogonal" or spec.pruning.active):
+        raise ValueError("orthogonal_param keeps orthogonal hidden matrices orthogonal: it needs init='orthogonal' "
+                         "and no pruning")
     return _fit_spec(spec, ds), lrs, dev
 
 
@@ -222,14 +237,19 @@ class _Run:
     """One learning rate: parameters, optimiser, masks, batch-order generator."""
 
     def __init__(self, net0: Network, data: Dataset, lr: float, optimizer: str, momentum: float, batch_size: int,
-                 seed: int, dev: torch.device, dtype: torch.dtype, probe: torch.Tensor):
+                 seed: int, dev: torch.device, dtype: torch.dtype, probe: torch.Tensor, *,
+                 orthogonal_param: bool = False, jac_reg: float = 0.0, jac_probes: int = 1):
         self.net0, self.data, self.lr, self.batch_size, self.dev, self.probe = net0, data, lr, batch_size, dev, probe
         mk = lambda t: t.detach().to(device=dev, dtype=dtype).clone().requires_grad_(True)  # noqa: E731
         self.w_in, self.w_out = mk(net0.w_in), mk(net0.w_out)
         self.hidden = [mk(w) for w in net0.weights]
         pruned = net0.spec.pruning.active
         self.masks = [(w != 0).to(dtype) for w in self.hidden] if pruned else None
-        params = [self.w_in, *self.hidden, self.w_out]
+        self.orth = OrthogonalHidden(self.hidden, net0.spec.gain) if orthogonal_param else None
+        hidden_params = self.orth.parameters() if self.orth is not None else self.hidden
+        params = [self.w_in, *hidden_params, self.w_out]
+        self.jac_reg, self.jac_probes, self.dtype = jac_reg, jac_probes, dtype
+        self.probe_gen = generator(net0.seed, STREAM_PROBES)
         # the network's own forward pass on the trainable tensors (the optimiser updates them in place)
         self.model = net0.replace(weights=self.hidden, w_in=self.w_in, w_out=self.w_out, provenance=net0.provenance)
         if optimizer == "sgd":
@@ -238,10 +258,28 @@ class _Run:
             self.opt = torch.optim.Adam(params, lr=lr)
         self.gen = generator(net0.seed, STREAM_TRAIN)
 
+    def current(self) -> Network:
+        """The network on the trainable tensors (rebuilt from the parametrisation when ``orthogonal_param``)."""
+        if self.orth is None:
+            return self.model
+        self.hidden = self.orth.weights()
+        return self.model.replace(weights=self.hidden, provenance=self.model.provenance)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``W_out phi(Y_L)`` with ``Y_0 = W_in x``, ``Y_k = W_k phi(Y_{k-1})`` (paper eq. 1):
         :meth:`Network.__call__` on the trainable weights."""
-        return self.model(x)
+        return self.current()(x)
+
+    def loss(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of a minibatch, plus ``jac_reg`` times the Jacobian penalty on its first ``jac_probes``
+        examples (:func:`~jacstab.training.regularisers.jacobian_penalty`)."""
+        model = self.current()
+        loss = F.cross_entropy(model(xb), yb)
+        if self.jac_reg > 0:
+            p = min(self.jac_probes, len(yb))
+            v = probe_vectors(p, model.width, generator=self.probe_gen, dtype=self.dtype, device=self.dev)
+            loss = loss + self.jac_reg * jacobian_penalty(model, xb[:p], v)
+        return loss
 
     def epoch(self) -> float:
         """One pass over the training split in a seeded random order; the mean minibatch loss (non-finite if the
@@ -251,7 +289,7 @@ class _Run:
         total = torch.zeros((), dtype=torch.float64, device=self.dev)
         for start in range(0, len(y), b):
             idx = order[start:start + b]
-            loss = F.cross_entropy(self.forward(x.index_select(0, idx)), y.index_select(0, idx))
+            loss = self.loss(x.index_select(0, idx), y.index_select(0, idx))
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.masks is not None:
@@ -276,6 +314,9 @@ class _Run:
     def network(self) -> Network:
         """The current weights as a float64 CPU :class:`Network` (provenance ``modified``)."""
         cpu = lambda t: t.detach().to("cpu", torch.float64)  # noqa: E731
+        if self.orth is not None:
+            with torch.no_grad():
+                self.hidden = self.orth.weights()
         net = self.net0.replace(weights=[cpu(w) for w in self.hidden])
         return net.replace(w_in=cpu(self.w_in), w_out=cpu(self.w_out))
 

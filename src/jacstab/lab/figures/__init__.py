@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.figures import depth, dynamics, paper, spectra, spectral, training
+from jacstab.lab.figures import depth, dynamics, orthogonal, paper, spectra, spectral, training
 from jacstab.lab.figures._data import Context, Curves, Setting, Table, collect, label, varying_fields
 from jacstab.lab.figures._style import FIG_FORMATS, LN10, FigureOptions, save
 from jacstab.lab.store import Store
@@ -73,6 +73,8 @@ VIEWS: dict[str, View] = {
     "lyapunov_stderr": View(spectral.exponents_figure, spectral.exponents_tables,
                             "top Lyapunov exponent with standard errors vs the residual weight"),
     "teacher": View(dynamics.figure, dynamics.tables, "singular-value dynamics on a low-rank linear teacher"),
+    "train_isometry": View(orthogonal.figure, orthogonal.tables,
+                           "test accuracy, ln||J|| and the isometry defect vs depth, before and after training"),
 }
 
 LAYOUTS: dict[str, Layout] = {
