@@ -157,7 +157,9 @@ def test_builtin_experiments(tmp_path, capsys):
             assert dict(quick.metrics[0].params)["networks"] < 1000
             continue
         if isinstance(BUILTIN[name].get("sizes"), dict):  # papers 002/004: their own sizes, the Gaussian input
-            assert full.input == "default" and len(quick.trials()) < len(full.trials())
+            qs, fs = quick.specs[0], full.specs[0]
+            assert full.input == "default" and len(quick.trials()) <= len(full.trials())
+            assert qs.width * qs.depth < fs.width * fs.depth
             continue
         # the paper's input is an MNIST image: Fashion-MNIST's test image 0 when installed, else the Gaussian input
         assert full.input == ("dataset:fashion-mnist:0" if fmnist_installed() else "default")
@@ -173,7 +175,8 @@ def test_builtin_experiments(tmp_path, capsys):
         main(["experiments", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
     names = ["fig1", "fig2", "fig3", "fig4", "fig7-8", "fig9-iid", "fig9-eta", "fig5", "fig6", "gates",
-             "residual-alpha", "residual-depth", "separation"]
+             "orthogonal-jacobian", "orthogonal-jacobian-reg", "residual-alpha", "residual-depth", "separation",
+             "fixed-gates-dynamics"]
     assert [r["name"] for r in rows] == names and rows[0]["trials_full"] == 9
 
 
