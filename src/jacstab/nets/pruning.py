@@ -81,7 +81,7 @@ def apply_scaling(
 
 
 ISOMETRY_STEPS = 300  # "a few hundred" gradient steps (Lee et al. 2020)
-ISOMETRY_RATE = 0.05  # on U = V / sqrt(gain2): sigma <- sigma - 4 rate sigma (sigma^2 - 1) contracts for rate < 1/4
+ISOMETRY_RATE = 0.1  # on U = V / sqrt(gain2): sigma <- sigma - 4 rate sigma (sigma^2 - 1) contracts for rate < 1/4
 
 
 def isometry_defect(v: torch.Tensor, gain2: float = 1.0) -> float:
@@ -95,7 +95,9 @@ def approx_isometry(w: torch.Tensor, mask: torch.Tensor, gain2: float = 1.0, *, 
     """Approximate isometry of a pruned matrix (Lee, Ajanthan, Gould, Torr 2020, arXiv:1906.06307, eq. 6).
 
     Minimises ``f(V) = ||V^T V - gain2 I||_F^2`` over the kept entries of ``V = M o W`` by ``steps`` steps of
-    gradient descent, ``V <- V - (rate / gain2) M o 4 V (V^T V - gain2 I)``, starting from
+    gradient descent, ``V <- V - h M o 4 V (V^T V - gain2 I)`` with ``h = rate / (gain2 max(1, s^2))``,
+    ``s = ||V_0||_2 / sqrt(gain2)`` (a singular value ``sigma`` of ``U = V / sqrt(gain2)`` then moves by
+    ``-4 rate sigma (sigma^2 - 1) / max(1, s^2)``, which never overshoots for ``rate < 1/4``), starting from
     ``V_0 = (M o W) / sqrt(density)`` (the realised density of ``M``). Removed entries stay exactly zero. No
     random draw: the result is a deterministic function of ``W`` and ``M``. ``gain2 = 1`` is Lee et al.'s
     ``||W^T W - I||``; jacstab's networks pass ``gain2 = sigma2`` (the second moment an orthogonal init of gain
@@ -114,8 +116,10 @@ def approx_isometry(w: torch.Tensor, mask: torch.Tensor, gain2: float = 1.0, *, 
         raise ValueError("approx_isometry: the mask keeps no weight")
     v = w * m / density**0.5
     eye = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
+    top2 = float(torch.linalg.matrix_norm(v, ord=2)) ** 2 / gain2  # sigma_max(U_0)^2
+    step = 4.0 * rate / (gain2 * max(1.0, top2))
     for _ in range(steps):
-        v = v - (4.0 * rate / gain2) * m * (v @ (v.T @ v - gain2 * eye))
+        v = v - step * m * (v @ (v.T @ v - gain2 * eye))
     return v
 
 

@@ -4,8 +4,19 @@
 """
 
 from jacstab.training import loop
-from jacstab.training.data import DATASETS, DataError, Dataset, dataset_input, fingerprint, load_dataset, read_idx
+from jacstab.training.data import (
+    DATASETS,
+    DataError,
+    Dataset,
+    class_balanced_batch,
+    dataset_input,
+    fingerprint,
+    load_dataset,
+    pruning_batch,
+    read_idx,
+)
 from jacstab.training.loop import OPTIMIZERS, PAPER_LRS, EpochRecord, TrainResult, check_arguments, choose_lr, train
 
 __all__ = ["DATASETS", "OPTIMIZERS", "PAPER_LRS", "DataError", "Dataset", "EpochRecord", "TrainResult",
-           "check_arguments", "choose_lr", "dataset_input", "fingerprint", "load_dataset", "loop", "read_idx", "train"]
+           "check_arguments", "choose_lr", "class_balanced_batch", "dataset_input", "fingerprint", "load_dataset",
+           "loop", "pruning_batch", "read_idx", "train"]

@@ -20,7 +20,7 @@ from jacstab.nets.network import Network
 from jacstab.nets.sampling import check_device, sample
 from jacstab.nets.streams import generator
 from jacstab.specs import NetSpec
-from jacstab.training.data import Dataset, load_dataset
+from jacstab.training.data import Dataset, load_dataset, pruning_batch
 
 PAPER_LRS = (1e-1, 1e-2, 1e-3, 1e-4)  # the paper's grid (Section 6)
 STREAM_TRAIN = 20  # batch order; independent of every sampling stream
@@ -135,7 +135,7 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
     spec, lrs, dev = check_arguments(spec, ds, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                                      momentum=momentum, device=device, dtype=dtype)
     probe_index = check_int("probe_index", probe_index, 0, len(ds.y_test) - 1)
-    net0 = sample(spec, seed)
+    net0 = sample(spec, seed, data=pruning_batch(spec, seed, data_dir))  # snip/grasp on a dataset batch
     probe = ds.x_test[probe_index].to(torch.float64)
     data = ds.to(dev, dtype)
     histories, results, seconds, examples, initial = {}, {}, 0.0, 0, None
