@@ -13,8 +13,11 @@ from typing import Any, Literal, get_args
 
 Activation = Literal["relu", "linear", "tanh", "leaky_relu", "abs", "groupsort", "half_relu"]
 Init = Literal["gaussian", "orthogonal"]
-Prune = Literal["none", "random", "magnitude", "magnitude-threshold", "snip"]
-Scaling = Literal["none", "random", "paper-magnitude", "exact", "empirical"]
+Prune = Literal["none", "random", "magnitude", "magnitude-threshold", "snip", "grasp", "synflow"]
+# "empirical" is per-neuron sparse fan-in scaling (Evci et al. 2022); the stored name stays "empirical" (hashes).
+Scaling = Literal["none", "random", "paper-magnitude", "exact", "empirical", "approx-isometry"]
+PruneSchedule = Literal["exponential", "linear"]
+Ablation = Literal["none", "shuffle", "invert", "reinit"]
 Scope = Literal["layer", "global"]
 Correlation = Literal["none", "row", "col", "ar1"]
 GateModel = Literal["forward", "bernoulli"]
@@ -30,6 +33,8 @@ INITS: tuple[str, ...] = get_args(Init)
 PRUNES: tuple[str, ...] = get_args(Prune)
 SCALINGS: tuple[str, ...] = get_args(Scaling)
 SCOPES: tuple[str, ...] = get_args(Scope)
+PRUNE_SCHEDULES: tuple[str, ...] = get_args(PruneSchedule)
+ABLATIONS: tuple[str, ...] = get_args(Ablation)
 CORRELATIONS: tuple[str, ...] = get_args(Correlation)
 GATE_MODELS: tuple[str, ...] = get_args(GateModel)
 BLOCKS: tuple[str, ...] = get_args(Block)
@@ -38,6 +43,7 @@ METHODS: tuple[str, ...] = get_args(Method)
 EXECUTORS: tuple[str, ...] = get_args(Executor)
 FORMATS: tuple[str, ...] = get_args(Format)
 DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "idx")  # jacstab.training.data (IDX folders)
+PRUNE_DATA: tuple[str, ...] = ("synthetic", *DATASETS)  # the batch SNIP/GraSP score on
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 FIG_FORMATS: tuple[str, ...] = get_args(FigFormat)
 DTYPE_NAMES: tuple[str, ...] = ("float64", "float32")

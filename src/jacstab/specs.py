@@ -16,20 +16,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from jacstab._checks import (
+    ABLATIONS,
     ACTIVATIONS,
     BLOCKS,
     CORRELATIONS,
     GATE_MODELS,
     INITS,
+    PRUNE_DATA,
+    PRUNE_SCHEDULES,
     PRUNES,
     SCALINGS,
     SCOPES,
+    Ablation,
     Activation,
     Block,
     Correlation,
     GateModel,
     Init,
     Prune,
+    PruneSchedule,
     Scaling,
     Scope,
     check_choice,
@@ -37,12 +42,16 @@ from jacstab._checks import (
     check_real,
     closest,
 )
+from jacstab.specs_correlation import CorrelationModel
 
 __all__ = ["ACTIVATIONS", "CORRELATIONS", "GATE_MODELS", "INITS", "PRUNES", "SCALINGS", "SCOPES", "CorrelationModel",
            "NetSpec", "Pruning", "check_choice", "check_int", "check_real", "closest"]
 
 
 LAW_SCALINGS = ("exact", "paper-magnitude")  # factors computed from the Gaussian weight law
+DATA_CRITERIA = ("snip", "grasp")  # criteria scored on a batch (x, y)
+ITERATIVE = ("magnitude", "snip", "grasp", "synflow")  # criteria whose scores change as the mask shrinks
+SYNFLOW_ROUNDS = 100  # Tanaka et al. 2020: 100 rounds, exponential schedule
 
 
 def _unknown_law(scaling: str) -> ValueError:
@@ -59,14 +68,21 @@ class Pruning:
     Args:
         method: ``none`` | ``random`` (Bernoulli(1-s), Theorem 4.1) | ``magnitude`` (top ``(1-s) n^2`` or top
             ``keep`` by ``|w|``, Theorem 4.3) | ``magnitude-threshold`` (``|w| > threshold``, Theorem 4.2) |
-            ``snip`` (top ``|w dL/dw|`` on a batch).
+            ``snip`` | ``grasp`` | ``synflow`` (:mod:`jacstab.nets.criteria`).
         sparsity: ``s`` in ``[0, 1)``, the fraction removed (not with ``magnitude-threshold``).
         threshold: ``t > 0`` for ``magnitude-threshold`` (weight units).
-        keep: ``r``, entries kept per matrix by ``magnitude`` instead of ``sparsity`` (checked against ``n^2`` by
-            the spec).
+        keep: ``r``, entries kept per matrix by ``magnitude`` instead of ``sparsity`` (at most ``n^2``).
         scope: ``layer`` or ``global`` ranking.
-        scaling: ``none`` | ``random`` | ``paper-magnitude`` | ``exact`` | ``empirical`` (see
-            :mod:`jacstab.theory.scaling`).
+        scaling: ``none`` | ``random`` | ``paper-magnitude`` | ``exact`` | ``empirical`` (per-neuron sparse fan-in
+            scaling, Evci et al. 2022) | ``approx-isometry`` (Lee et al. 2020); see :mod:`jacstab.theory.scaling`
+            and :mod:`jacstab.nets.pruning`.
+        rounds: iterative pruning in ``R`` rounds (``None``: 100 for ``synflow``, else 1); ``schedule``:
+            ``exponential`` (density ``(1-s)^{r/R}`` after round ``r``) or ``linear`` (``1 - s r/R``).
+        data: the batch ``snip``/``grasp`` score on: ``synthetic`` (normalised Gaussian inputs, random labels) or a
+            dataset name (a class-balanced batch of its training split, passed to ``sample(..., data=(x, y))``);
+            ``batch``: its size (``None``: 64); ``batch_seed``: the seed choosing it (``None``: the network's seed).
+        ablation: Frankle et al. 2021: ``none`` | ``shuffle`` (permute each layer's mask) | ``invert`` (keep the
+            lowest scores) | ``reinit`` (re-draw the kept weights from the law).
 
     Raises:
         ValueError: naming the field, the value and what is allowed.
@@ -78,6 +94,12 @@ class Pruning:
     keep: int | None = None
     scope: Scope = "layer"
     scaling: Scaling = "none"
+    rounds: int | None = None
+    schedule: PruneSchedule = "exponential"
+    data: str = "synthetic"
+    batch: int | None = None
+    batch_seed: int | None = None
+    ablation: Ablation = "none"
 
     def __post_init__(self) -> None:
         check_choice("prune", self.method, PRUNES)
@@ -86,15 +108,39 @@ class Pruning:
         check_real("sparsity", self.sparsity, 0.0, 1.0)
         if self.sparsity >= 1.0:
             raise ValueError(f"sparsity must be in [0, 1) (1 removes every weight), got {self.sparsity!r}")
+        if self.method == "none" and any(getattr(self, f.name) != f.default for f in dataclasses.fields(self)):
+            raise ValueError("sparsity, threshold, keep, scaling, prune_* need a pruning method (prune=...)")
         if self.method == "none":
-            if self.sparsity or self.threshold is not None or self.keep is not None or self.scaling != "none":
-                raise ValueError("sparsity, threshold, keep and scaling need a pruning method (prune=...)")
             return
         self._check_method_fields()
+        self._check_practice_fields()
         if self.scaling == "paper-magnitude" and not self.method.startswith("magnitude"):
             raise ValueError(f"scaling='paper-magnitude' applies to magnitude pruning, not prune={self.method!r}")
-        if self.scaling in LAW_SCALINGS and self.method == "snip":
+        if self.scaling in LAW_SCALINGS and self.method in (*DATA_CRITERIA, "synflow"):
             raise _unknown_law(self.scaling)
+        if self.scaling in LAW_SCALINGS and self.ablation != "none" and self.method != "random":
+            raise ValueError(f"prune_ablation={self.ablation!r} changes the kept weights' law; scaling="
+                             f"{self.scaling!r} assumes it: use scaling='empirical' or 'random'")
+
+    def _check_practice_fields(self) -> None:  # prune_rounds, _schedule, _data, _batch, _batch_seed, _ablation
+        check_choice("prune_schedule", self.schedule, PRUNE_SCHEDULES)
+        check_choice("prune_data", self.data, PRUNE_DATA)
+        check_choice("prune_ablation", self.ablation, ABLATIONS)
+        if self.rounds is not None:
+            check_int("prune_rounds", self.rounds, 1, 10_000)
+            if self.rounds > 1 and self.method not in ITERATIVE:
+                raise ValueError(f"prune_rounds > 1 needs a score-based criterion ({', '.join(ITERATIVE)}), "
+                                 f"not prune={self.method!r}")
+        if self.method not in DATA_CRITERIA and (self.data != "synthetic" or self.batch is not None
+                                                 or self.batch_seed is not None):
+            raise ValueError(f"prune_data, prune_batch and prune_batch_seed apply to prune=snip or grasp (scored on "
+                             f"a batch), not {self.method!r}")
+        _ = self.batch is None or check_int("prune_batch", self.batch, 1, 1_000_000)
+        _ = self.batch_seed is None or check_int("prune_batch_seed", self.batch_seed, 0, 2**63 - 1)
+        if self.ablation == "invert" and self.method not in ITERATIVE:
+            raise ValueError(f"prune_ablation='invert' needs scores ({', '.join(ITERATIVE)}), not {self.method!r}")
+        if self.ablation == "shuffle" and self.method == "random":
+            raise ValueError("prune_ablation='shuffle' of a random mask is a random mask: use prune='random'")
 
     def _check_method_fields(self) -> None:
         if self.method == "magnitude-threshold":
@@ -117,47 +163,22 @@ class Pruning:
         """True when the hidden matrices are pruned."""
         return self.method != "none"
 
+    @property
+    def n_rounds(self) -> int:
+        """The number of pruning rounds ``R`` (``rounds``, or 100 for synflow and 1 otherwise)."""
+        return self.rounds if self.rounds is not None else (SYNFLOW_ROUNDS if self.method == "synflow" else 1)
+
+    @property
+    def compression(self) -> float:
+        """``c = -log10(1 - s)``: the kept fraction is ``10^-c`` (``NetSpec(compression=c)`` stores ``s``)."""
+        return -math.log10(1.0 - self.sparsity)
+
     def flat(self) -> dict[str, Any]:
-        """The user-facing flat keywords (``prune``, ``sparsity``, ... ``scaling``) of this group."""
+        """The user-facing flat keywords (``prune``, ``sparsity``, ... ``prune_ablation``) of this group."""
         return {"prune": self.method, "sparsity": self.sparsity, "threshold": self.threshold, "keep": self.keep,
-                "prune_scope": self.scope, "scaling": self.scaling}
-
-
-@dataclass(frozen=True)
-class CorrelationModel:
-    """The correlated-weights group of a :class:`NetSpec` (paper Section 5 and structured alternatives).
-
-    Args:
-        eta: the paper's ``W = W_ind + eta w`` (one shared ``w`` per layer; ``corr = eta^2/(1+eta^2)``), ``>= 0``.
-        kind: ``none`` | ``row`` | ``col`` | ``ar1`` (see :mod:`jacstab.correlation`).
-        rho: the target correlation of ``kind``, in ``[0, 1)``.
-    """
-
-    eta: float = 0.0
-    kind: Correlation = "none"
-    rho: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_real("eta", self.eta, 0.0, 1e3)
-        check_choice("correlation", self.kind, CORRELATIONS)
-        check_real("rho", self.rho, 0.0, 0.999999)
-        if self.kind == "none" and self.rho != 0.0:
-            raise ValueError(f"rho={self.rho} needs a correlation kind (row, col or ar1)")
-
-    @property
-    def active(self) -> bool:
-        """True when the weights are correlated."""
-        return self.kind != "none" or self.eta > 0
-
-    @property
-    def pair_correlation(self) -> float:
-        """The correlation the model targets: ``eta^2/(1+eta^2)`` for the paper's model, else ``rho``."""
-        return self.eta**2 / (1 + self.eta**2) if self.eta > 0 else self.rho
-
-    @property
-    def variance_factor(self) -> float:
-        """Entry variance relative to ``sigma2/n``: ``1 + eta^2`` (row/col/ar1 keep the variance)."""
-        return 1.0 + self.eta**2
+                "prune_scope": self.scope, "scaling": self.scaling, "prune_rounds": self.rounds,
+                "prune_schedule": self.schedule, "prune_data": self.data, "prune_batch": self.batch,
+                "prune_batch_seed": self.batch_seed, "prune_ablation": self.ablation}
 
 
 # Fields of the first published spec (jacstab 0.1): always in the canonical form, so their hashes never change.
@@ -188,17 +209,11 @@ class NetSpec:
         in_dim: input dimension ``d``; ``None`` means ``width``.
         out_dim: output dimension ``o`` (default 10, a classifier head).
         slope: negative slope of ``leaky_relu`` in ``[0, 1]`` (ignored by other activations; default 0.01).
-        prune: pruning at initialisation of the hidden matrices (paper Section 4): ``none``, ``random``
-            (Bernoulli(1-s) mask, Theorem 4.1), ``magnitude`` (top ``(1-s) n^2`` or top ``keep`` entries by
-            ``|w|``, Theorem 4.3), ``magnitude-threshold`` (``|w| > threshold``, Theorem 4.2), ``snip``
-            (top ``|w dL/dw|`` on a batch).
-        sparsity: ``s`` in ``[0, 1)``, the fraction of weights removed (not with ``magnitude-threshold``).
-        threshold: ``t > 0`` for ``magnitude-threshold`` (in weight units; weights are ``N(0, sigma2/n)``).
-        keep: ``r``, the number of entries kept per matrix by ``magnitude`` (instead of ``sparsity``).
-        prune_scope: ``layer`` (rank within each matrix) or ``global`` (over all hidden matrices).
-        scaling: factor for kept weights: ``none``, ``random`` (``(1-s)^{-1/2}``), ``paper-magnitude``
-            (Theorems 4.2/4.3 as printed), ``exact`` (condition (ii) of Theorem 3.1 for the law), ``empirical``
-            (per-row energy of the realised weights). See :mod:`jacstab.theory.scaling`.
+        prune, sparsity, threshold, keep, prune_scope, scaling: pruning at initialisation of the hidden matrices
+            (paper Section 4) and the scaling of kept weights: the :class:`Pruning` group (``prune``: ``none``,
+            ``random``, ``magnitude``, ``magnitude-threshold``, ``snip``, ``grasp``, ``synflow``; ``scaling``:
+            ``none``, ``random``, ``paper-magnitude``, ``exact``, ``empirical`` = per-neuron sparse fan-in scaling,
+            ``approx-isometry``; ``sparsity`` = the fraction removed).
         eta: the paper's correlated model (Section 5): ``W = W_ind + eta w`` with one ``w ~ N(0, sigma2/n)``
             per layer; ``corr = eta^2/(1+eta^2)``. ``eta >= 0``.
         correlation: structured Gaussian correlation ``none``, ``row``, ``col`` or ``ar1`` with parameter ``rho``
@@ -218,6 +233,8 @@ class NetSpec:
             ``sigma2=1``). ReLU only, ``residual=0``. A separate field, not a value of ``residual``: the block is
             a different map (``W`` enters twice, fixed coefficient 2), not a residual with another ``alpha``.
             In the canonical form only when not ``dense``.
+        compression: ``c > 0``: ``sparsity = 1 - 10^-c``, stored as that sparsity (one spec, one hash).
+        prune_rounds, prune_schedule, prune_data, prune_batch, prune_batch_seed, prune_ablation: see :class:`Pruning`.
 
     Invalid values raise ``ValueError`` naming the field, the value and the allowed range.
     """
@@ -243,8 +260,16 @@ class NetSpec:
     gate_p: float = 0.5
     residual: float = 0.0
     block: Block = "dense"
+    compression: float | None = None
+    prune_rounds: int | None = None
+    prune_schedule: PruneSchedule = "exponential"
+    prune_data: str = "synthetic"
+    prune_batch: int | None = None
+    prune_batch_seed: int | None = None
+    prune_ablation: Ablation = "none"
 
     def __post_init__(self) -> None:
+        self._resolve_compression()
         for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
             object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         check_choice("activation", self.activation, ACTIVATIONS)
@@ -272,6 +297,17 @@ class NetSpec:
                 f"got activation={self.activation!r}, residual={self.residual}, gates={self.gates!r}"
             )
 
+    def _resolve_compression(self) -> None:
+        """``compression = c`` is stored as ``sparsity = 1 - 10^-c`` (one canonical form per law: the same network
+        has one hash however it was asked for); the field reads ``None`` afterwards."""
+        if self.compression is None:
+            return
+        c = check_real("compression", self.compression, 0.0, 12.0, open_low=True)
+        if self.sparsity or self.keep is not None:
+            raise ValueError(f"give either compression ({c}) or sparsity/keep, not both")
+        object.__setattr__(self, "sparsity", 1.0 - 10.0**-c)
+        object.__setattr__(self, "compression", None)
+
     def _check_gates(self) -> None:
         check_choice("gates", self.gates, GATE_MODELS)
         object.__setattr__(self, "gate_p", check_real("gate_p", self.gate_p, 0.0, 1.0, open_low=True))
@@ -289,7 +325,9 @@ class NetSpec:
     @functools.cached_property
     def pruning(self) -> Pruning:
         """The pruning fields as one frozen :class:`Pruning` value (validated)."""
-        return Pruning(self.prune, self.sparsity, self.threshold, self.keep, self.prune_scope, self.scaling)
+        return Pruning(self.prune, self.sparsity, self.threshold, self.keep, self.prune_scope, self.scaling,
+                       self.prune_rounds, self.prune_schedule, self.prune_data, self.prune_batch,
+                       self.prune_batch_seed, self.prune_ablation)
 
     @functools.cached_property
     def correlation_model(self) -> CorrelationModel:

@@ -37,6 +37,13 @@ SPEC_KEYS = (
     "gate_p",
     "residual",
     "block",
+    "compression",
+    "prune_rounds",
+    "prune_schedule",
+    "prune_data",
+    "prune_batch",
+    "prune_batch_seed",
+    "prune_ablation",
 )
 
 
@@ -176,7 +183,7 @@ def run_seeds(o: dict[str, Any], columns: list[str], rows_for_seed: RowsForSeed,
     from jacstab._threads import configure_threads
 
     configure_threads(spec.width)
-    sample = api("sample")
+    sample = _sampler(o)
     first = sample(spec, seeds[0], dtype=dtype, device=dev)  # sampling errors surface before any output
     o["x"] = input_of(o, spec, dtype, dev)
     with rows_out(columns, o["fmt"]) as out, progress(o["progress"], len(seeds) * work, what) as advance:
@@ -184,6 +191,17 @@ def run_seeds(o: dict[str, Any], columns: list[str], rows_for_seed: RowsForSeed,
             net = first if seed == seeds[0] else sample(spec, seed, dtype=dtype, device=dev)
             rows = [{"seed": seed, **row} for row in rows_for_seed(net, advance)]
             out.write_rows(rows)
+
+
+def _sampler(o: dict):
+    """``sample`` with the snip/grasp scoring batch of ``--prune-data`` loaded from ``--data-dir`` (the CLI reads the
+    files; the math core does not)."""
+    from jacstab.training.data import pruning_batch
+
+    def sample(spec, seed, **kw):
+        return api("sample")(spec, seed, data=pruning_batch(spec, seed, o.get("data_dir")), **kw)
+
+    return sample
 
 
 def exp_or_inf(v: float) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from jacstab._checks import (
+    ABLATIONS,
     ACTIVATIONS,
     BLOCKS,
     CORRELATIONS,
@@ -19,6 +20,8 @@ from jacstab._checks import (
     FORMATS,
     GATE_MODELS,
     INITS,
+    PRUNE_DATA,
+    PRUNE_SCHEDULES,
     PRUNES,
     SCALINGS,
     SCOPES,
@@ -197,7 +200,8 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
         option("--gate-p", group=net, type=float, default=0.5, show_default=True, help="P(gate open), bernoulli."),
         option("--dtype", group=net, type=Choice(DTYPE_NAMES), default=dtype, show_default=True),
         option("--device", group=net, default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
-        option("--prune", group=prune, type=Choice(PRUNES), default="none", show_default=True, help="At init."),
+        option("--prune", group=prune, type=Choice(PRUNES), default="none", show_default=True,
+               help="Criterion at init (snip/grasp score a batch: --prune-data; synflow is data-free, iterative)."),
         option("--sparsity", group=prune, type=float, default=0.0, show_default=True, help="Fraction s removed."),
         option("--threshold", group=prune, type=float, default=None, help="|w| threshold (magnitude-threshold)."),
         option("--keep", group=prune, type=int, default=None, help="Top-r entries kept per matrix (magnitude)."),
@@ -208,8 +212,10 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
             type=Choice(SCALINGS),
             default="none",
             show_default=True,
-            help="Factor for the kept weights.",
+            help="Kept weights: none, random (1-s)^-1/2, paper-magnitude, exact (Theorem 3.1 (ii)), empirical "
+            "(per-neuron sparse fan-in scaling, Evci et al. 2022), approx-isometry (Lee et al. 2020).",
         ),
+        *pruning_practice_options(prune),
         option("--eta", group=corr, type=float, default=0.0, show_default=True, help="Paper's W_ind + eta w."),
         option("--correlation", group=corr, type=Choice(CORRELATIONS), default="none", show_default=True),
         option("--rho", group=corr, type=float, default=0.0, show_default=True, help="Target correlation."),
@@ -234,6 +240,26 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
         option("--seed0", group=seeds, type=int, default=0, show_default=True, help="Seeds are S0..S0+K-1."),
     ]
     return _stack(opts)(f)
+
+
+def pruning_practice_options(group: str = "Pruning") -> list[Callable]:
+    """``--compression``, iterative rounds and schedule, the snip/grasp scoring batch and the ablations."""
+    return [
+        option("--compression", group=group, type=float, default=None,
+               help="c: keep 10^-c (sparsity 1 - 10^-c; instead of --sparsity)."),
+        option("--prune-rounds", group=group, type=int, default=None,
+               help="Iterative pruning rounds R (default 100 for synflow, else 1)."),
+        option("--prune-schedule", group=group, type=Choice(PRUNE_SCHEDULES), default="exponential",
+               show_default=True, help="Kept fraction after round r: (1-s)^(r/R) or 1 - s r/R."),
+        option("--prune-data", group=group, type=Choice(PRUNE_DATA), default="synthetic", show_default=True,
+               help="snip/grasp batch: synthetic Gaussian inputs with random labels, or a class-balanced batch of "
+               "a dataset's training split (needs --in-dim 784 for the MNISTs; --data-dir)."),
+        option("--prune-batch", group=group, type=int, default=None, help="Scoring batch size (default 64)."),
+        option("--prune-batch-seed", group=group, type=int, default=None,
+               help="Seed choosing the batch (default: the network's seed)."),
+        option("--prune-ablation", group=group, type=Choice(ABLATIONS), default="none", show_default=True,
+               help="Frankle et al. 2021: shuffle each layer's mask, invert the scores, or reinit the kept weights."),
+    ]
 
 
 def input_options(f: Callable) -> Callable:

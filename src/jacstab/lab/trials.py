@@ -109,6 +109,8 @@ class Trial:
     def datasets(self) -> list[str]:
         """The datasets the computation reads (its input's and its metrics'), sorted."""
         names = {parse_input(self.input)[1]} - {None}
+        if self.spec.pruning.method in ("snip", "grasp") and self.spec.prune_data != "synthetic":
+            names.add(self.spec.prune_data)  # the scoring batch (its size and seed are spec fields)
         for m in self.metrics:
             param = get_metric(m.name).dataset_param
             if param is not None:
@@ -194,7 +196,9 @@ def compute(trial: Trial):
     try:
         with fixed_threads(trial_threads()):
             ctx = trial.context()
-            net = sample(trial.spec, trial.seed)
+            from jacstab.training.data import pruning_batch
+
+            net = sample(trial.spec, trial.seed, data=pruning_batch(trial.spec, trial.seed, trial.data_dir))
             values = {m.name: get_metric(m.name).compute(net, dict(m.params), ctx) for m in trial.metrics}
         return TrialResult(**meta, values=values, duration_s=time.perf_counter() - t0)
     except Exception as e:  # recorded, the sweep goes on

@@ -1,11 +1,18 @@
 """Pruning at initialisation and the scaling of kept weights (Dadoun et al. 2025, Section 4).
 
 A pruned hidden layer is ``W^B = B o W`` with ``B = c 1{kept}`` (paper: "the mask may carry the scaling factor").
-Masks: ``random`` (iid Bernoulli(1-s), Theorem 4.1), ``magnitude`` (the top ``(1-s) n^2`` or top ``keep`` entries
-by ``|w|``, Theorem 4.3), ``magnitude-threshold`` (``|w| > t``, Theorem 4.2) and ``snip`` (the top entries by
-``|w * dLoss/dw|`` on a batch, Lee et al. 2019). ``scope="global"`` ranks over all hidden matrices at once.
-Scaling ``c``: law-level rules from :mod:`jacstab.theory.scaling`, or ``empirical``: per row, the realised
-energy of the row is restored, ``c_i = (sum_k w_ik^2 / sum_k kept w_ik^2)^{1/2}`` (any pruning method).
+Masks: ``random`` (iid Bernoulli(1-s), Theorem 4.1), ``magnitude-threshold`` (``|w| > t``, Theorem 4.2) and the
+ranked criteria ``magnitude``, ``snip``, ``grasp``, ``synflow`` (:mod:`jacstab.nets.criteria`, with the schedules
+and ablations of :mod:`jacstab.nets.schedules`).
+
+Scaling ``c``: law-level rules from :mod:`jacstab.theory.scaling`; ``empirical``, per-neuron sparse fan-in
+scaling: each row (neuron) gets back its realised incoming energy, ``c_i = (sum_k w_ik^2 / sum_k kept w_ik^2)^{1/2}``
+(any criterion). This is the sparse-aware scaling of Evci, Ioannou, Keskin, Dauphin 2022 ("Gradient flow in sparse
+neural networks and how lottery tickets win", arXiv:2010.03533, Section 4), who re-draw each neuron with variance
+``sigma2 / fan_in_i``; jacstab keeps the weights and restores the energy instead, which equals Evci's rule in
+expectation for random masks and also undoes the bias of magnitude-type criteria. ``approx-isometry``: Lee,
+Ajanthan, Gould, Torr 2020 (arXiv:1906.06307, Section 4.2): gradient descent on ``||V^T V - sigma2 I||_F^2`` over
+the kept entries of ``V = M o W`` (:func:`approx_isometry`).
 """
 
 from __future__ import annotations
@@ -25,36 +32,9 @@ def random_masks(shapes: Sequence[tuple[int, int]], density: float, generators) 
     return [torch.rand(*shape, generator=g, dtype=torch.float64) < density for shape, g in zip(shapes, generators)]
 
 
-def top_masks(scores: Sequence[torch.Tensor], keep: Sequence[int] | int, scope: str) -> list[torch.Tensor]:
-    """Keep the largest scores: ``keep[k]`` per matrix (``scope='layer'``) or ``keep`` over all (``'global'``)."""
-    if scope == "global":
-        flat = torch.cat([s.flatten() for s in scores])
-        total = min(int(keep if isinstance(keep, int) else sum(keep)), flat.numel())
-        keep_flat = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
-        keep_flat[torch.topk(flat, total, sorted=False).indices] = True  # exactly `total`, even with ties
-        return [m.view_as(s) for m, s in zip(keep_flat.split([s.numel() for s in scores]), scores)]
-    out = []
-    for s, r in zip(scores, keep if not isinstance(keep, int) else [keep] * len(scores)):
-        m = torch.zeros(s.numel(), dtype=torch.bool, device=s.device)
-        m[torch.topk(s.flatten(), int(r), sorted=False).indices] = True
-        out.append(m.view_as(s))
-    return out
-
-
-def snip_scores(net: Network, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-    """SNIP saliencies ``|w * dL/dw|`` of the hidden matrices for cross-entropy on the batch ``(x, y)``.
-
-    ``x``: ``batch x d`` inputs, ``y``: ``batch`` integer labels in ``[0, out_dim)`` (Lee, Ajanthan, Torr 2019,
-    arXiv:1810.02340). The loss goes through the network's own batched forward pass.
-    """
-    ws = [w.detach().clone().requires_grad_(True) for w in net.weights]
-    loss = torch.nn.functional.cross_entropy(net.replace(weights=ws)(x), y)
-    grads = torch.autograd.grad(loss, ws)
-    return [(w.detach() * g).abs() for w, g in zip(ws, grads)]
-
-
 def row_energy_factors(w: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``empirical`` scaling: per-row ``(sum_k w_ik^2 / sum_k kept w_ik^2)^{1/2}`` (1 for an emptied row)."""
+    """``empirical`` (per-neuron sparse fan-in) scaling: per-row ``(sum_k w_ik^2 / sum_k kept w_ik^2)^{1/2}`` (1 for
+    an emptied row); Evci et al. 2022, arXiv:2010.03533 (see the module docstring for the difference)."""
     full = (w * w).sum(1)
     kept = (w * w * mask).sum(1)
     return torch.where(
@@ -68,13 +48,19 @@ def apply_scaling(
     """Return ``(c o 1{kept} o W for each layer, the factors c)``; ``c`` is a float or a per-row tensor.
 
     ``pruning.scaling`` chooses ``c``: ``empirical`` restores each row's realised energy
-    (:func:`row_energy_factors`); the others are law-level factors (:func:`jacstab.theory.scaling.scaling_factor`,
+    (:func:`row_energy_factors`); ``approx-isometry`` replaces the kept weights by :func:`approx_isometry`'s (the
+    factor reported is 1); the others are law-level factors (:func:`jacstab.theory.scaling.scaling_factor`,
     paper Theorems 4.1-4.3) for the law ``N(0, sigma2/n)``.
 
     Raises:
         ValueError: when a law-level factor overflows float64 (e.g. ``paper-magnitude`` at high sparsity).
     """
     out, factors = [], []
+    if pruning.scaling == "approx-isometry":
+        for w, m in zip(weights, masks):
+            out.append(approx_isometry(w, m, sigma2))
+            factors.append(1.0)
+        return out, factors
     if pruning.scaling == "empirical":
         for w, m in zip(weights, masks):
             c = row_energy_factors(w, m)
@@ -92,6 +78,49 @@ def apply_scaling(
         out.append(w * m * c)
         factors.append(c)
     return out, factors
+
+
+ISOMETRY_STEPS = 300  # "a few hundred" gradient steps (Lee et al. 2020)
+ISOMETRY_RATE = 0.1  # on U = V / sqrt(gain2): sigma <- sigma - 4 rate sigma (sigma^2 - 1) contracts for rate < 1/4
+
+
+def isometry_defect(v: torch.Tensor, gain2: float = 1.0) -> float:
+    """``||V^T V - gain2 I||_F`` (the quantity approximate isometry lowers)."""
+    eye = torch.eye(v.shape[1], dtype=v.dtype, device=v.device)
+    return float(torch.linalg.matrix_norm(v.T @ v - gain2 * eye))
+
+
+def approx_isometry(w: torch.Tensor, mask: torch.Tensor, gain2: float = 1.0, *, steps: int = ISOMETRY_STEPS,
+                    rate: float = ISOMETRY_RATE) -> torch.Tensor:
+    """Approximate isometry of a pruned matrix (Lee, Ajanthan, Gould, Torr 2020, arXiv:1906.06307, eq. 6).
+
+    Minimises ``f(V) = ||V^T V - gain2 I||_F^2`` over the kept entries of ``V = M o W`` by ``steps`` steps of
+    gradient descent, ``V <- V - h M o 4 V (V^T V - gain2 I)`` with ``h = rate / (gain2 max(1, s^2))``,
+    ``s = ||V_0||_2 / sqrt(gain2)`` (a singular value ``sigma`` of ``U = V / sqrt(gain2)`` then moves by
+    ``-4 rate sigma (sigma^2 - 1) / max(1, s^2)``, which never overshoots for ``rate < 1/4``), starting from
+    ``V_0 = (M o W) / sqrt(density)`` (the realised density of ``M``). Removed entries stay exactly zero. No
+    random draw: the result is a deterministic function of ``W`` and ``M``. ``gain2 = 1`` is Lee et al.'s
+    ``||W^T W - I||``; jacstab's networks pass ``gain2 = sigma2`` (the second moment an orthogonal init of gain
+    ``sqrt(sigma2)`` has; ``sigma2 = 2`` for ReLU), so that an unpruned orthogonal matrix is a minimiser.
+
+    Args:
+        w: ``n x m`` weights; mask: boolean ``n x m``; gain2: target ``V^T V = gain2 I`` (``> 0``).
+        steps: gradient steps (default 300); rate: step size on the scale-free ``U = V / sqrt(gain2)``.
+
+    Returns:
+        ``V`` with ``V[~mask] == 0`` and (much) smaller :func:`isometry_defect` than ``V_0``.
+    """
+    m = mask.to(dtype=w.dtype)
+    density = float(m.mean())
+    if density == 0:
+        raise ValueError("approx_isometry: the mask keeps no weight")
+    v = w * m / density**0.5
+    eye = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
+    top2 = float(torch.linalg.matrix_norm(v, ord=2)) ** 2 / gain2  # sigma_max(U_0)^2
+    step = 4.0 * rate / (gain2 * max(1.0, top2))
+    for _ in range(steps):
+        v = v - step * m * (v @ (v.T @ v - gain2 * eye))
+    return v
 
 
 def masks_from_torch_prune(modules: Sequence[torch.nn.Module]) -> list[torch.Tensor]:

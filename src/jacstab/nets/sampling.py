@@ -21,9 +21,11 @@ import torch
 from jacstab._checks import check_int
 from jacstab.correlation import structured_normal
 from jacstab.nets.activations import get_activation
+from jacstab.nets.criteria import keep_keys
 from jacstab.nets.layers import Dense, GatedDense, ReflectionBlock, ResidualBlock
 from jacstab.nets.network import Network
-from jacstab.nets.pruning import apply_scaling, random_masks, snip_scores, top_masks
+from jacstab.nets.pruning import apply_scaling, random_masks
+from jacstab.nets.schedules import reinit_weights, scheduled_masks, shuffle_masks
 from jacstab.nets.streams import (
     MAX_SEED,
     STREAM_ETA,
@@ -104,7 +106,10 @@ def input_matrix(spec: NetSpec, seed: int) -> torch.Tensor:
     return gaussian(spec.width, spec.input_dim, spec.sigma2, generator=generator(seed, STREAM_IN), dtype=torch.float64)
 
 
-def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
+def _scoring_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
+    """The ``(x, y)`` batch snip/grasp score on: ``data`` when given, else (``prune_data='synthetic'`` only) a fixed
+    batch of ``prune_batch`` (default 64) normalised Gaussian inputs with uniform random labels."""
+    pruning = spec.pruning
     if data is not None:
         x, y = data
         if x.dim() != 2 or x.shape[1] != spec.input_dim or y.shape != (x.shape[0],) or x.shape[0] == 0:
@@ -115,32 +120,38 @@ def _snip_batch(spec: NetSpec, seed: int, dtype: torch.dtype, data):
         if int(y.min()) < 0 or int(y.max()) >= spec.out_dim:
             raise ValueError(f"labels y must be integers in [0, {spec.out_dim}) (out_dim)")
         return x.to(dtype), y.long()
-    g = generator(seed, STREAM_SNIP)
-    x = torch.randn(SNIP_BATCH, spec.input_dim, generator=g, dtype=dtype)
+    if pruning.data != "synthetic":
+        raise ValueError(
+            f"prune_data={pruning.data!r} scores {spec.prune} on a batch of that dataset: load it with "
+            f"jacstab.training.pruning_batch(spec, seed) and pass sample(spec, seed, data=(x, y)) (the math core "
+            "reads no files)"
+        )
+    size = SNIP_BATCH if pruning.batch is None else pruning.batch
+    g = generator(seed if pruning.batch_seed is None else pruning.batch_seed, STREAM_SNIP)
+    x = torch.randn(size, spec.input_dim, generator=g, dtype=dtype)
     x = x * (math.sqrt(spec.input_dim) / torch.linalg.vector_norm(x, dim=1, keepdim=True))
-    return x, torch.randint(spec.out_dim, (SNIP_BATCH,), generator=g)
+    return x, torch.randint(spec.out_dim, (size,), generator=g)
 
 
 def _masks(parent: Network, data) -> list[torch.Tensor]:
     """The pruning masks of ``parent``'s (still unpruned) hidden matrices for its spec's
-    :class:`~jacstab.specs.Pruning`."""
+    :class:`~jacstab.specs.Pruning` (criterion, schedule, scope, ``shuffle``/``invert`` ablations)."""
     spec, seed, weights = parent.spec, parent.seed, parent.weights
     pruning, n, L = spec.pruning, spec.width, len(weights)
-    keep = pruning.keep if pruning.keep is not None else max(1, round((1.0 - pruning.sparsity) * n * n))
     if pruning.method == "random":
         gens = [generator(seed, STREAM_MASK, k) for k in range(1, L + 1)]
-        return random_masks([(n, n)] * L, 1.0 - pruning.sparsity, gens)
-    if pruning.method == "magnitude-threshold":
-        return [w.abs() > pruning.threshold for w in weights]
-    if pruning.method == "magnitude":
-        scores = [w.abs() for w in weights]
+        masks = random_masks([(n, n)] * L, 1.0 - pruning.sparsity, gens)
+    elif pruning.method == "magnitude-threshold":
+        masks = [w.abs() > pruning.threshold for w in weights]
     else:
-        scores = snip_scores(parent, *_snip_batch(spec, seed, weights[0].dtype, data))
-    return top_masks(scores, keep * L if pruning.scope == "global" else [keep] * L, pruning.scope)
+        batch = _scoring_batch(spec, seed, weights[0].dtype, data) if pruning.method in ("snip", "grasp") else None
+        masks = scheduled_masks(lambda m: keep_keys(pruning.method, parent, batch, m), (n, n), L, pruning)
+    return shuffle_masks(masks, seed) if pruning.ablation == "shuffle" else masks
 
 
 def _prune(parent: Network, data) -> list[torch.Tensor]:
-    """Masks and scaling of the hidden matrices (paper Section 4); returns the pruned, scaled matrices."""
+    """Masks, ablations and scaling of the hidden matrices (paper Section 4); returns the pruned, scaled
+    matrices."""
     masks = _masks(parent, data)
     for k, m in enumerate(masks, 1):
         if not bool(m.any()):
@@ -148,9 +159,20 @@ def _prune(parent: Network, data) -> list[torch.Tensor]:
                 f"pruning keeps no weight of hidden matrix {k} (prune={parent.spec.prune}); lower the "
                 "threshold or the sparsity"
             )
-    spec = parent.spec
-    pruned, _ = apply_scaling(parent.weights, masks, spec.pruning, n=spec.width, sigma2=spec.sigma2)
+    spec, weights = parent.spec, parent.weights
+    if spec.pruning.ablation == "reinit":
+        weights = reinit_weights(weights, masks, parent.seed, lambda k, g: _redraw(spec, k, g))
+    pruned, _ = apply_scaling(weights, masks, spec.pruning, n=spec.width, sigma2=spec.sigma2)
     return pruned
+
+
+def _redraw(spec: NetSpec, k: int, g: torch.Generator) -> torch.Tensor:
+    """A fresh draw of the unpruned hidden law for ``prune_ablation='reinit'`` (iid Gaussian or scaled Haar; the
+    correlated models re-draw their independent part only)."""
+    n = spec.width
+    if spec.init == "orthogonal":
+        return haar_orthogonal(n, n, generator=g, dtype=torch.float64).mul_(spec.gain)
+    return torch.randn(n, n, generator=g, dtype=torch.float64).mul_(math.sqrt(spec.sigma2 / n))
 
 
 def fixed_gate_layers(layers, seed: int, p: float) -> tuple[GatedDense, ...]:
@@ -206,14 +228,18 @@ def sample(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64, device=
         spec: the law; seed: integer in ``[0, 2^63)`` (Python or numpy integer).
         dtype: ``torch.float64`` (default) or ``torch.float32``.
         device: where the tensors live (``"cpu"``, ``"cuda"``); default CPU.
-        data: ``(x, y)`` batch for ``prune='snip'`` (``x``: ``batch x in_dim``, ``y``: labels); default: a fixed
-            synthetic batch of 64 normalised Gaussian inputs with random labels (seeded from ``seed``).
+        data: ``(x, y)`` batch for ``prune='snip'`` or ``'grasp'`` (``x``: ``batch x in_dim``, ``y``: labels),
+            required when ``spec.prune_data`` names a dataset (load it with
+            :func:`jacstab.training.pruning_batch`); default with ``prune_data='synthetic'``: a fixed synthetic
+            batch of ``prune_batch`` (64) normalised Gaussian inputs with random labels (seeded from
+            ``prune_batch_seed``, default ``seed``).
 
     Returns:
         A frozen :class:`~jacstab.Network` with provenance ``sampled``.
 
     Raises:
-        TypeError: ``spec`` is not a NetSpec. ValueError: bad seed, dtype or data; pruning keeps no weight; the
+        TypeError: ``spec`` is not a NetSpec. ValueError: bad seed, dtype or data (or a dataset batch was asked
+        for and none given); pruning keeps no weight; the
         weights would not fit in memory (:func:`check_size`, before anything is allocated).
     """
     if not isinstance(spec, NetSpec):

@@ -18,6 +18,8 @@ STREAM_MASK, STREAM_ETA, STREAM_SHARED, STREAM_SNIP = 4, 5, 6, 7
 STREAM_INDEPENDENT = 7  # with a depth as second key: the networks of depth_curve(independent=True)
 STREAM_STATS = 9  # jacstab.stats: which gate entries and pairs are examined (keyed by the first seed)
 STREAM_GATES = 8  # gates='bernoulli': D_k drawn from generator(child_seed(seed, STREAM_GATES), k), k = 0..L-1
+STREAM_ABLATION = 10  # prune_ablation: (10, 1, k) shuffles mask k, (10, 2, k) re-draws the kept weights of W_k
+STREAM_PRUNE_BATCH = 11  # prune_data=<dataset>: which training examples form the class-balanced scoring batch
 DEFAULT_INPUT_SEED = 20250101
 MAX_SEED = 2**63 - 1
 

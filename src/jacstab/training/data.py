@@ -270,3 +270,49 @@ def dataset_input(name: str, index: int = 0, data_dir: str | Path | None = None,
     return ds.x_test[index].to(dtype)
 
 
+
+
+def class_balanced_batch(ds: Dataset, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` training examples of ``ds``, class-balanced: ``q = size // C`` per class plus one more for the first
+    ``size % C`` classes, each class's examples chosen by a seeded permutation (stream
+    ``(seed, STREAM_PRUNE_BATCH)``), ordered class by class. Float64 images, int64 labels.
+
+    Raises:
+        ValueError: a class has fewer training examples than it must give.
+    """
+    from jacstab.nets.streams import STREAM_PRUNE_BATCH, generator
+
+    g = generator(seed, STREAM_PRUNE_BATCH)
+    q, r = divmod(check_int("prune_batch", size, 1), ds.classes)
+    picks = []
+    for c in range(ds.classes):
+        idx = torch.nonzero(ds.y_train == c).flatten()
+        want = q + (c < r)
+        if want > len(idx):
+            raise ValueError(f"{ds.name}: class {c} has {len(idx)} training examples, the scoring batch of {size} "
+                             f"needs {want}; lower prune_batch")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:want]])
+    sel = torch.cat(picks)
+    return ds.x_train[sel].to(torch.float64), ds.y_train[sel]
+
+
+def pruning_batch(spec, seed: int, data_dir: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The batch ``sample(spec, seed, data=...)`` scores snip/grasp on when ``spec.prune_data`` names a dataset
+    (``None`` for ``synthetic`` or a criterion that reads no data): :func:`class_balanced_batch` of
+    ``prune_batch`` (default 64) training examples chosen with ``prune_batch_seed`` (default ``seed``). The
+    caller reads the files, so the math core never does; a lab trial's id covers the dataset's fingerprint, the
+    batch size and the batch seed.
+
+    Raises:
+        DataError: missing dataset; ValueError: the spec's input dimension is not the images' size, or more classes
+        than ``out_dim``.
+    """
+    pruning = spec.pruning
+    if pruning.data == "synthetic" or pruning.method not in ("snip", "grasp"):
+        return None
+    ds = load_dataset(pruning.data, data_dir)
+    if spec.input_dim != ds.dim or ds.classes > spec.out_dim:
+        raise ValueError(f"prune_data={pruning.data!r} has d = {ds.dim} and {ds.classes} classes: the spec needs "
+                         f"in_dim = {ds.dim} (got {spec.input_dim}) and out_dim >= {ds.classes} (got {spec.out_dim})")
+    size = 64 if pruning.batch is None else pruning.batch
+    return class_balanced_batch(ds, size, seed if pruning.batch_seed is None else pruning.batch_seed)

@@ -20,7 +20,7 @@ from jacstab.nets.network import Network
 from jacstab.nets.sampling import check_device, sample
 from jacstab.nets.streams import generator
 from jacstab.specs import NetSpec
-from jacstab.training.data import Dataset, load_dataset
+from jacstab.training.data import Dataset, load_dataset, pruning_batch
 from jacstab.training.regularisers import STREAM_PROBES, OrthogonalHidden, jacobian_penalty, probe_vectors
 
 PAPER_LRS = (1e-1, 1e-2, 1e-3, 1e-4)  # the paper's grid (Section 6)
@@ -144,7 +144,7 @@ def train(spec: NetSpec, dataset: str | Dataset = "fashion-mnist", *, epochs: in
                                      jac_reg=jac_reg, jac_probes=jac_probes)
     extra = {"orthogonal_param": bool(orthogonal_param), "jac_reg": float(jac_reg), "jac_probes": int(jac_probes)}
     probe_index = check_int("probe_index", probe_index, 0, len(ds.y_test) - 1)
-    net0 = sample(spec, seed)
+    net0 = sample(spec, seed, data=pruning_batch(spec, seed, data_dir))  # snip/grasp on a dataset batch
     probe = ds.x_test[probe_index].to(torch.float64)
     data = ds.to(dev, dtype)
     histories, results, seconds, examples, initial = {}, {}, 0.0, 0, None
