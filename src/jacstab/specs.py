@@ -54,6 +54,10 @@ ITERATIVE = ("magnitude", "snip", "grasp", "synflow")  # criteria whose scores c
 SYNFLOW_ROUNDS = 100  # Tanaka et al. 2020: 100 rounds, exponential schedule
 
 
+_FLAT_NAMES = {"scope": "prune_scope", "rounds": "prune_rounds", "schedule": "prune_schedule", "data": "prune_data",
+               "batch": "prune_batch", "batch_seed": "prune_batch_seed", "ablation": "prune_ablation"}
+
+
 def _unknown_law(scaling: str) -> ValueError:
     return ValueError(
         f"scaling={scaling!r} needs a known weight law (gaussian init, random or magnitude pruning); "
@@ -108,8 +112,11 @@ class Pruning:
         check_real("sparsity", self.sparsity, 0.0, 1.0)
         if self.sparsity >= 1.0:
             raise ValueError(f"sparsity must be in [0, 1) (1 removes every weight), got {self.sparsity!r}")
-        if self.method == "none" and any(getattr(self, f.name) != f.default for f in dataclasses.fields(self)):
-            raise ValueError("sparsity, threshold, keep, scaling, prune_* need a pruning method (prune=...)")
+        if self.method == "none":
+            given = [f.name for f in dataclasses.fields(self) if getattr(self, f.name) != f.default]
+            if given:
+                names = ", ".join(_FLAT_NAMES.get(g, g) for g in given)
+                raise ValueError(f"{names} need a pruning method (prune=...)")
         if self.method == "none":
             return
         self._check_method_fields()
