@@ -341,7 +341,7 @@ def test_scalings_rows_equal_library_curves(capsys):
     rows = json.loads(out)
     assert code == 0 and list(rows[0]) == ["scaling", "depth", "log_norm_mean", "log_norm_ci_low", "log_norm_ci_high",
                                            "log_norm_sd", "seeds", "condition_ii"]
-    assert {r["scaling"] for r in rows} == {"none", "random", "exact", "empirical"}
+    assert {r["scaling"] for r in rows} == {"none", "random", "exact", "empirical", "approx-isometry"}
     assert {r["depth"] for r in rows} == {15, 30} and {r["seeds"] for r in rows} == {3}
     by = {(r["scaling"], r["depth"]): r for r in rows}
     base = jacstab.NetSpec(64, 30, prune="random", sparsity=0.5)
@@ -370,7 +370,7 @@ def test_scalings_summary_uses_the_lab_analysis():
     base = jacstab.NetSpec(32, 30, prune="random", sparsity=0.5)
     run_ = compare_scalings(base, range(2), every=10)
     rows = list(run_)
-    rules = ("none", "random", "exact", "empirical")
+    rules = ("none", "random", "exact", "empirical", "approx-isometry")
     assert [(r["scaling"], r["depth"]) for r in rows] == [(s, d) for s in rules for d in (10, 20, 30)]
     curves = np.array([jacstab.depth_curve(jacstab.sample(base, s)).tolist() for s in range(2)])
     slopes = run_.summary.slopes

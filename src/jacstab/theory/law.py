@@ -41,7 +41,8 @@ def law_second_moment(spec: Any, rule: str | None = None) -> tuple[float, float]
 
     Returns:
         ``(beta, sigma2_eff)``; ``NaN`` where the law is unknown (SNIP with a law-level rule: its mask depends on
-        data and gradients) and ``inf`` where the paper-magnitude factor overflows.
+        data and gradients; ``approx-isometry``: the kept weights are optimised) and ``inf`` where the
+        paper-magnitude factor overflows.
 
     Raises:
         ValueError: a rule that does not apply to the pruning method (as ``scaling_factor``).
@@ -56,6 +57,8 @@ def law_second_moment(spec: Any, rule: str | None = None) -> tuple[float, float]
     m = _kept_moment(spec)
     if rule == "empirical":
         return (1.0 / math.sqrt(m) if math.isfinite(m) else math.nan), var
+    if rule == "approx-isometry":  # optimised weights (Lee et al. 2020): no law-level factor, no prediction
+        return math.nan, math.nan
     method = "magnitude" if spec.prune == "snip" else spec.prune
     c = scaling_factor(
         rule, method, n=spec.width, sigma2=spec.sigma2, sparsity=spec.sparsity, threshold=spec.threshold, keep=spec.keep
@@ -65,6 +68,9 @@ def law_second_moment(spec: Any, rule: str | None = None) -> tuple[float, float]
 
 def law_reason(spec: Any, sigma2_eff: float) -> str:
     """Why ``sigma2_eff`` (from :func:`law_second_moment`) is unknown or infinite, ``""`` when it is fine."""
+    if math.isnan(sigma2_eff) and spec.scaling == "approx-isometry":
+        return ("no prediction: approximate isometry optimises the kept weights, so their law is not the "
+                "Gaussian one the theory needs")
     if math.isnan(sigma2_eff):
         return (
             f"no prediction: the law of {spec.prune}-pruned weights with scaling={spec.scaling} is unknown "
