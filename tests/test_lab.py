@@ -173,7 +173,7 @@ def test_builtin_experiments(tmp_path, capsys):
         main(["experiments", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
     names = ["fig1", "fig2", "fig3", "fig4", "fig7-8", "fig9-iid", "fig9-eta", "fig5", "fig6", "gates",
-             "residual-alpha", "residual-depth", "separation"]
+             "orthogonal-jacobian", "orthogonal-jacobian-reg", "residual-alpha", "residual-depth", "separation"]
     assert [r["name"] for r in rows] == names and rows[0]["trials_full"] == 9
 
 

@@ -193,7 +193,7 @@ def test_lyapunov_theory_is_newmans_for_linear_gaussian_and_growth_otherwise(cus
     assert rows["activation=linear"]["lambda_1 theory"] == pytest.approx(
         0.5 * (math.log(2 * 2.0 / n) + special.digamma(n / 2)) / LN10, rel=1e-12)
     assert rows["activation=relu"]["lambda_1 theory"] == pytest.approx(0.0, abs=1e-15)  # (1/2) log(2 * 1/2)
-    assert set(VIEWS) == {"depth_curve", "spectrum", "lyapunov", "certificate", "train"}
+    assert set(VIEWS) == {"depth_curve", "spectrum", "lyapunov", "certificate", "train", "train_isometry"}
     assert set(PANELS) <= set(LAYOUTS) and {"fig7-8", "fig9-iid", "fig9-eta"} <= set(LAYOUTS)
 
 
