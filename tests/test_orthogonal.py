@@ -289,3 +289,22 @@ def test_half_relu_theory_constants_match_sampling():
     assert c.mean_dphi2 == 0.75 and abs(float((d**2).mean()) - 0.75) < 5e-3
     p = jacstab.theory.predict(NetSpec(64, 3, activation="half_relu", init="orthogonal", sigma2=1.0))
     assert p.isometry == "" and p.log_norm is not None and "Bernoulli(3/4)" in p.kind
+
+
+def test_auto_switches_to_hutchinson_above_the_threshold(monkeypatch):
+    import jacstab.engine.isometry as iso
+
+    monkeypatch.setattr(iso, "ISOMETRY_EXACT_MAX", 16)  # the resolver's threshold (1024), lowered to keep this fast
+    net = sample(NetSpec(24, 3, sigma2=1.3), 2)
+    auto, exact = jacstab.isometry_defect(net, probes=64), jacstab.isometry_defect(net, method="exact")
+    assert auto.method == "hutchinson" and exact.method == "exact"
+    assert abs(auto.defect - exact.defect) <= 4 * auto.stderr  # 4 standard errors (fixed seed: deterministic)
+    f = torch.nn.Sequential(torch.nn.Linear(20, 20), torch.nn.Tanh()).double()
+    x = torch.randn(20, dtype=torch.float64, generator=_gen(5))
+    assert jacstab.isometry_defect(f, x).method == "hutchinson"
+    assert jacstab.isometry_defect(f, x, method="exact").method == "exact"
+
+
+def test_callable_with_an_infinite_jacobian_is_a_clear_error():
+    with pytest.raises(ValueError, match="Jacobian of the callable at x has nan or inf"):
+        jacstab.isometry_defect(torch.sqrt, torch.zeros(3, dtype=torch.float64))  # d sqrt(x)/dx = inf at 0
