@@ -27,8 +27,17 @@ def _gen(seed):
 # --- the identities ------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def one_thread():
+    """64 x 64 products gain nothing from threads, and threads spin when other jobs share the cores."""
+    from jacstab.lab.trials import fixed_threads
+
+    with fixed_threads(1):
+        yield
+
+
 @pytest.mark.parametrize("kind", sorted(ORTHO))
-def test_all_singular_values_are_one_at_depth_1000(kind):
+def test_all_singular_values_are_one_at_depth_1000(kind, one_thread):
     spec = NetSpec(width=64, depth=1000, init="orthogonal", sigma2=1.0, **ORTHO[kind])
     net = sample(spec, 0)
     # J is a product of 1000 orthogonal factors: each carries rounding ~ sqrt(n) eps ~ 2e-15 in its singular values,
@@ -147,7 +156,7 @@ def _defect_by_hand(j):
 
 
 @pytest.mark.parametrize("kind", sorted(ORTHO))
-def test_defect_is_zero_on_orthogonal_jacobian_nets(kind):
+def test_defect_is_zero_on_orthogonal_jacobian_nets(kind, one_thread):
     net = sample(NetSpec(32, 200, init="orthogonal", sigma2=1.0, **ORTHO[kind]), 5)
     r = jacstab.isometry_defect(net)
     # 200 orthogonal factors: rounding ~ 200 * sqrt(n) eps ~ 3e-13 at most
