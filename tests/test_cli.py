@@ -255,7 +255,8 @@ def test_no_message_points_outside_the_repository(capsys):
     assert not any("DESIGN" in t for t in texts)
 
 
-@pytest.mark.parametrize("cmd", ["measure", "spectrum", "lyapunov", "certify", "scalings", "theory", "experiments"])
+@pytest.mark.parametrize("cmd", ["measure", "spectrum", "lyapunov", "certify", "scalings", "theory", "experiments",
+                                 "isometry"])
 def test_the_help_example_runs(capsys, tmp_path, monkeypatch, cmd):
     monkeypatch.chdir(tmp_path)
     for line in examples(help_text(capsys, cmd)):

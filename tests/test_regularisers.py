@@ -153,3 +153,12 @@ def test_cli_train_with_the_new_options(capsys, toy):
         main([*args, "--keep-orthogonal"])
     _, err = capsys.readouterr()
     assert e.value.code == 2 and "needs init='orthogonal'" in err
+
+
+def test_train_isometry_of_a_diverged_run_is_nan_not_an_error(toy):
+    call = MetricCall.make("train_isometry", dataset="idx", epochs=1, lr=1e3, batch_size=32)
+    result = compute(Trial(jacstab.NetSpec(16, 3, in_dim=64, sigma2=4.0), 0, (call,), data_dir=str(toy)))
+    assert result.status == "done", result.error
+    recs = get_metric("train_isometry").records(result.values["train_isometry"])
+    assert recs[-1]["diverged"] == 1.0 and math.isnan(recs[-1]["isometry_defect"])
+    assert math.isfinite(recs[0]["isometry_defect"])  # the initial network is finite

@@ -16,7 +16,7 @@ COLUMNS = ["seed", "depth", "defect", "stderr", "method", "probes", "n", "log_sv
     cls=Command,
     example=[
         "jacstab isometry -n 64 -L 1000 --activation groupsort --init orthogonal --sigma2 1",
-        "jacstab isometry -n 2048 -L 50 --method hutchinson --probes 32 --every 10 --format csv",
+        "jacstab isometry -n 1024 -L 20 --method hutchinson --probes 16 --every 5 --format csv",
     ],
 )
 @network_options

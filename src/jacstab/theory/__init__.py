@@ -20,6 +20,7 @@ from jacstab.theory.free import (
 )
 from jacstab.theory.gaussian import GaussianConstants, gaussian_constants
 from jacstab.theory.growth import growth_rate
+from jacstab.theory.isometry import isometric_dimension, isometric_fraction, orthogonal_jacobian
 from jacstab.theory.lyapunov import gaussian_lyapunov, log_norm_sq_lognormal
 from jacstab.theory.masked import (
     MaskedLyapunov,
@@ -59,6 +60,8 @@ __all__ = [
     "gaussian_constants",
     "gaussian_lyapunov",
     "growth_rate",
+    "isometric_dimension",
+    "isometric_fraction",
     "law_second_moment",
     "log_norm_sq_lognormal",
     "log_spectral_edge",
@@ -67,6 +70,7 @@ __all__ = [
     "masked_lyapunov",
     "masked_top_lyapunov",
     "moments",
+    "orthogonal_jacobian",
     "paper_magnitude_factor",
     "predict",
     "predicted_log_norm",

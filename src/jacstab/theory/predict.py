@@ -137,7 +137,8 @@ class Prediction:
         if self.log_norm is None:
             lines.append(f"  ||J^(L)||: {self.edge_reason}")
         else:
-            lines.append(f"  predicted log||J^(L)|| = {self.log_norm[-1]:.4g} (n -> inf; {self.kind})")
+            where = "exact at every n" if self.isometry else "n -> inf"
+            lines.append(f"  predicted log||J^(L)|| = {self.log_norm[-1]:.4g} ({where}; {self.kind})")
         ii = "unknown (law unknown)" if math.isnan(self.condition_ii) else f"{self.condition_ii:+.3g}"
         ii = "not applicable (residual)" if _residual(s) else ii
         lines.append(f"  condition (ii) = {ii}: {self.note}")
