@@ -33,6 +33,8 @@ _EXPORTS = {
     "masks": "jacstab.engine",
     "singular_values": "jacstab.engine",
     "certify": "jacstab.certificate",
+    "analyze": "jacstab.usermodel",
+    "rescale": "jacstab.usermodel",
     "train": "jacstab.training",
     "load_dataset": "jacstab.training",
     "read_idx": "jacstab.training",
@@ -47,6 +49,7 @@ __all__ = [
     "Network",
     "Pruning",
     "__version__",
+    "analyze",
     "certify",
     "correlation",
     "default_input",
@@ -63,6 +66,7 @@ __all__ = [
     "nets",
     "pruning",
     "read_idx",
+    "rescale",
     "sample",
     "singular_values",
     "specs",
@@ -89,6 +93,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from jacstab.nets import Layer, Network, default_input, sample
     from jacstab.specs import CorrelationModel, NetSpec, Pruning
     from jacstab.training import load_dataset, read_idx, train
+    from jacstab.usermodel import analyze, rescale
 
 
 def __getattr__(name: str) -> Any:
