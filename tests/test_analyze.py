@@ -31,7 +31,7 @@ def _hidden_model(net, masks=None):
 
 @pytest.mark.parametrize("scaling", ["empirical", "random"])
 def test_rescaled_torch_pruned_model_agrees_with_jacstab_net(scaling):
-    spec = NetSpec(12, 4, prune="magnitude", sparsity=0.7, scaling=scaling)
+    spec = NetSpec(10, 4, prune="magnitude", sparsity=0.7, scaling=scaling)  # (1-s) n^2 = 30: law = realised density
     net, parent = sample(spec, 0), sample(spec.unpruned(), 0)
     masks = [w != 0 for w in net.weights]
     model = _hidden_model(parent, masks)
@@ -47,7 +47,7 @@ def test_rescaled_torch_pruned_model_agrees_with_jacstab_net(scaling):
     # singular values are backward stable relative to the largest one (sigma_3 may be a rounding-level zero here)
     torch.testing.assert_close(got, ref.cpu(), rtol=EXACT, atol=EXACT * float(ref[0]))
     assert df["density"].tolist() == pytest.approx([float((w != 0).double().mean()) for w in net.weights], abs=0)
-    assert list(df["shape"]) == [(12, 12)] * 4
+    assert list(df["shape"]) == [(10, 10)] * 4
 
 
 def test_log_gains_sum_to_log_norm_of_J_u_and_match_the_factors():
