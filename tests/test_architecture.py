@@ -12,9 +12,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jacstab"
 # lower rank = lower layer; a module may import only modules of the same or a lower rank
 LAYERS = {
     "_checks": 0, "_version": 0, "_threads": 0, "specs_correlation": 1, "specs": 1, "theory": 2, "correlation": 3,
-    "nets": 3, "pruning": 4,
-    "engine": 5, "certificate": 6, "stats": 6, "training": 6, "lab": 7, "output": 8, "cli": 8, "__init__": 9,
-    "__main__": 9,
+    "nets": 3, "pruning": 4, "engine": 5, "certificate": 6, "usermodel": 6, "stats": 6, "training": 6, "lab": 7,
+    "output": 8, "cli": 8, "__init__": 9, "__main__": 9,
 }  # fmt: skip
 MAX_LINES = 400
 

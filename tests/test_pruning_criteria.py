@@ -210,6 +210,13 @@ def test_compression_is_stored_as_sparsity():
         NetSpec(32, 2, prune="magnitude", compression=-1)
 
 
+def test_batch_fields_of_criteria_that_read_no_batch_are_stored_at_defaults():
+    a = NetSpec(32, 2, prune="magnitude", sparsity=0.5, prune_data="mnist", prune_batch=10, prune_batch_seed=3)
+    assert a == NetSpec(32, 2, prune="magnitude", sparsity=0.5) and a.prune_data == "synthetic"
+    with pytest.raises(ValueError, match="prune_data must be one of"):
+        NetSpec(32, 2, prune="magnitude", sparsity=0.5, prune_data="cifar")
+
+
 def test_new_fields_enter_the_canonical_form_only_when_set():
     base = NetSpec(32, 2, prune="snip", sparsity=0.5)
     assert "prune_batch" not in base.to_dict() and "prune_data" not in base.to_dict()
@@ -220,7 +227,6 @@ def test_new_fields_enter_the_canonical_form_only_when_set():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"prune": "random", "sparsity": 0.5, "prune_rounds": 2}, "prune_rounds > 1"),
-    ({"prune": "magnitude", "sparsity": 0.5, "prune_data": "mnist"}, "apply to prune=snip or grasp"),
     ({"prune": "random", "sparsity": 0.5, "prune_ablation": "invert"}, "needs scores"),
     ({"prune": "random", "sparsity": 0.5, "prune_ablation": "shuffle"}, "is a random mask"),
     ({"prune": "grasp", "sparsity": 0.5, "scaling": "exact"}, "known weight law"),

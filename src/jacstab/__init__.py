@@ -35,6 +35,8 @@ _EXPORTS = {
     "isometry_defect": "jacstab.engine",
     "IsometryDefect": "jacstab.engine",
     "certify": "jacstab.certificate",
+    "analyze": "jacstab.usermodel",
+    "rescale": "jacstab.usermodel",
     "train": "jacstab.training",
     "load_dataset": "jacstab.training",
     "read_idx": "jacstab.training",
@@ -51,6 +53,7 @@ __all__ = [
     "Network",
     "Pruning",
     "__version__",
+    "analyze",
     "certify",
     "correlation",
     "default_input",
@@ -68,6 +71,7 @@ __all__ = [
     "nets",
     "pruning",
     "read_idx",
+    "rescale",
     "sample",
     "singular_values",
     "specs",
@@ -97,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from jacstab.nets import Layer, Network, default_input, sample
     from jacstab.specs import CorrelationModel, NetSpec, Pruning
     from jacstab.training import load_dataset, read_idx, teacher_dynamics, train
+    from jacstab.usermodel import analyze, rescale
 
 
 def __getattr__(name: str) -> Any:

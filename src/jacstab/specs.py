@@ -83,7 +83,8 @@ class Pruning:
         rounds: iterative pruning in ``R`` rounds (``None``: 100 for ``synflow``, else 1); ``schedule``:
             ``exponential`` (density ``(1-s)^{r/R}`` after round ``r``) or ``linear`` (``1 - s r/R``).
         data: the batch ``snip``/``grasp`` score on: ``synthetic`` (normalised Gaussian inputs, random labels) or a
-            dataset name (a class-balanced batch of its training split, passed to ``sample(..., data=(x, y))``);
+            dataset name (a class-balanced batch of its training split, passed to ``sample(..., data=(x, y))``;
+            stored as ``synthetic`` by a NetSpec whose criterion reads no batch);
             ``batch``: its size (``None``: 64); ``batch_seed``: the seed choosing it (``None``: the network's seed).
         ablation: Frankle et al. 2021: ``none`` | ``shuffle`` (permute each layer's mask) | ``invert`` (keep the
             lowest scores) | ``reinit`` (re-draw the kept weights from the law).
@@ -138,12 +139,8 @@ class Pruning:
             if self.rounds > 1 and self.method not in ITERATIVE:
                 raise ValueError(f"prune_rounds > 1 needs a score-based criterion ({', '.join(ITERATIVE)}), "
                                  f"not prune={self.method!r}")
-        if self.method not in DATA_CRITERIA and (self.data != "synthetic" or self.batch is not None
-                                                 or self.batch_seed is not None):
-            raise ValueError(f"prune_data, prune_batch and prune_batch_seed apply to prune=snip or grasp (scored on "
-                             f"a batch), not {self.method!r}")
-        _ = self.batch is None or check_int("prune_batch", self.batch, 1, 1_000_000)
-        _ = self.batch_seed is None or check_int("prune_batch_seed", self.batch_seed, 0, 2**63 - 1)
+        for name, value, low in (("prune_batch", self.batch, 1), ("prune_batch_seed", self.batch_seed, 0)):
+            _ = value is None or check_int(name, value, low)
         if self.ablation == "invert" and self.method not in ITERATIVE:
             raise ValueError(f"prune_ablation='invert' needs scores ({', '.join(ITERATIVE)}), not {self.method!r}")
         if self.ablation == "shuffle" and self.method == "random":
@@ -277,6 +274,7 @@ class NetSpec:
 
     def __post_init__(self) -> None:
         self._resolve_compression()
+        self._drop_unread_batch()
         for name in ("width", "depth", "out_dim") + (("in_dim",) if self.in_dim is not None else ()):
             object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         check_choice("activation", self.activation, ACTIVATIONS)
@@ -305,8 +303,7 @@ class NetSpec:
             )
 
     def _resolve_compression(self) -> None:
-        """``compression = c`` is stored as ``sparsity = 1 - 10^-c`` (one canonical form per law: the same network
-        has one hash however it was asked for); the field reads ``None`` afterwards."""
+        """``compression = c`` is stored as ``sparsity = 1 - 10^-c`` (one law, one hash); then reads ``None``."""
         if self.compression is None:
             return
         c = check_real("compression", self.compression, 0.0, 12.0, open_low=True)
@@ -314,6 +311,12 @@ class NetSpec:
             raise ValueError(f"give either compression ({c}) or sparsity/keep, not both")
         object.__setattr__(self, "sparsity", 1.0 - 10.0**-c)
         object.__setattr__(self, "compression", None)
+
+    def _drop_unread_batch(self) -> None:  # a criterion reading no batch: prune_data etc. at defaults (one hash)
+        if self.prune not in DATA_CRITERIA:
+            check_choice("prune_data", self.prune_data, PRUNE_DATA)
+            for name, default in (("prune_data", "synthetic"), ("prune_batch", None), ("prune_batch_seed", None)):
+                object.__setattr__(self, name, default)
 
     def _check_gates(self) -> None:
         check_choice("gates", self.gates, GATE_MODELS)
