@@ -9,6 +9,7 @@ Derivatives follow PyTorch's autograd conventions at the kinks (``relu'(0) = 0``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,8 +58,13 @@ def half_relu(y: torch.Tensor) -> torch.Tensor:
     """ReLU on the even units ``y_{2i}``, the identity on the odd ones (last dimension): with orthogonal ``W``
     each factor ``W D`` is a partial isometry whose kernel is the inactive even units (paper 003, partial
     isometries); ``D = diag(phi')`` is a Bernoulli(3/4) projection for symmetric pre-activations."""
-    odd = torch.arange(y.shape[-1], device=y.device) % 2 == 1
-    return torch.where(odd | (y > 0), y, torch.zeros_like(y))  # out of place: torch.func.linearize traces it
+    return torch.where(_odd_units(y.shape[-1], y.device), y, torch.relu(y))  # out of place: linearize traces it
+
+
+@functools.lru_cache(maxsize=32)
+def _odd_units(n: int, device: torch.device) -> torch.Tensor:
+    """The boolean mask of the odd units ``1, 3, 5, ...`` (cached per width and device: built once, not per call)."""
+    return torch.arange(n, device=device) % 2 == 1
 
 
 def groupsort_perm(y: torch.Tensor) -> torch.Tensor:
