@@ -75,9 +75,10 @@ class Pruning:
             ``exponential`` (density ``(1-s)^{r/R}`` after round ``r``) or ``linear`` (``1 - s r/R``).
         data: the batch ``snip``/``grasp`` score on: ``synthetic`` (normalised Gaussian inputs, random labels) or a
             dataset name (a class-balanced training batch, passed as ``sample(..., data=(x, y))``; ``synthetic``
-            when the criterion reads no batch); ``batch``: its size (``None``: 64); ``batch_seed``: the seed choosing it (``None``: the network's seed).
-        ablation: Frankle et al. 2021: ``none`` | ``shuffle`` (permute each layer's mask) | ``invert`` (keep the
-            lowest scores) | ``reinit`` (re-draw the kept weights from the law).
+            when the criterion reads no batch); ``batch``: its size (``None``: 64); ``batch_seed``: its seed
+            (``None``: the network's seed).
+        ablation: Frankle et al. 2021: ``none`` | ``shuffle`` (each layer's mask) | ``invert`` (keep the lowest
+            scores) | ``reinit`` (re-draw the kept weights from the law).
 
     Raises:
         ValueError: naming the field, the value and what is allowed.
