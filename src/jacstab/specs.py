@@ -125,8 +125,7 @@ class Pruning:
         if self.rounds is not None:
             check_int("prune_rounds", self.rounds, 1, 10_000)
             if self.rounds > 1 and self.method not in ITERATIVE:
-                raise ValueError(f"prune_rounds > 1 needs a score-based criterion ({', '.join(ITERATIVE)}), "
-                                 f"not prune={self.method!r}")
+                raise ValueError(f"prune_rounds > 1 needs one of {', '.join(ITERATIVE)}, not prune={self.method!r}")
         for name, value, low in (("prune_batch", self.batch, 1), ("prune_batch_seed", self.batch_seed, 0)):
             _ = value is None or check_int(name, value, low)
         if self.ablation == "invert" and self.method not in ITERATIVE:
