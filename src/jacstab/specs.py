@@ -74,20 +74,18 @@ class Pruning:
             ``keep`` by ``|w|``, Theorem 4.3) | ``magnitude-threshold`` (``|w| > threshold``, Theorem 4.2) |
             ``snip`` | ``grasp`` | ``synflow`` (:mod:`jacstab.nets.criteria`).
         sparsity: ``s`` in ``[0, 1)``, the fraction removed (not with ``magnitude-threshold``).
-        threshold: ``t > 0`` for ``magnitude-threshold`` (weight units).
+        threshold: ``t > 0`` for ``magnitude-threshold`` (weight units); scope: ``layer`` or ``global`` ranking.
         keep: ``r``, entries kept per matrix by ``magnitude`` instead of ``sparsity`` (at most ``n^2``).
-        scope: ``layer`` or ``global`` ranking.
         scaling: ``none`` | ``random`` | ``paper-magnitude`` | ``exact`` | ``empirical`` (per-neuron sparse fan-in
-            scaling, Evci et al. 2022) | ``approx-isometry`` (Lee et al. 2020); see :mod:`jacstab.theory.scaling`
-            and :mod:`jacstab.nets.pruning`.
+            scaling, Evci et al. 2022) | ``approx-isometry`` (Lee et al. 2020); :mod:`jacstab.nets.pruning`.
         rounds: iterative pruning in ``R`` rounds (``None``: 100 for ``synflow``, else 1); ``schedule``:
             ``exponential`` (density ``(1-s)^{r/R}`` after round ``r``) or ``linear`` (``1 - s r/R``).
         data: the batch ``snip``/``grasp`` score on: ``synthetic`` (normalised Gaussian inputs, random labels) or a
-            dataset name (a class-balanced batch of its training split, passed to ``sample(..., data=(x, y))``;
-            stored as ``synthetic`` by a NetSpec whose criterion reads no batch);
-            ``batch``: its size (``None``: 64); ``batch_seed``: the seed choosing it (``None``: the network's seed).
-        ablation: Frankle et al. 2021: ``none`` | ``shuffle`` (permute each layer's mask) | ``invert`` (keep the
-            lowest scores) | ``reinit`` (re-draw the kept weights from the law).
+            dataset name (a class-balanced training batch, passed as ``sample(..., data=(x, y))``; ``synthetic``
+            when the criterion reads no batch); ``batch``: its size (``None``: 64); ``batch_seed``: its seed
+            (``None``: the network's seed).
+        ablation: Frankle et al. 2021: ``none`` | ``shuffle`` (each layer's mask) | ``invert`` (keep the lowest
+            scores) | ``reinit`` (re-draw the kept weights from the law).
 
     Raises:
         ValueError: naming the field, the value and what is allowed.
@@ -137,8 +135,7 @@ class Pruning:
         if self.rounds is not None:
             check_int("prune_rounds", self.rounds, 1, 10_000)
             if self.rounds > 1 and self.method not in ITERATIVE:
-                raise ValueError(f"prune_rounds > 1 needs a score-based criterion ({', '.join(ITERATIVE)}), "
-                                 f"not prune={self.method!r}")
+                raise ValueError(f"prune_rounds > 1 needs one of {', '.join(ITERATIVE)}, not prune={self.method!r}")
         for name, value, low in (("prune_batch", self.batch, 1), ("prune_batch_seed", self.batch_seed, 0)):
             _ = value is None or check_int(name, value, low)
         if self.ablation == "invert" and self.method not in ITERATIVE:

@@ -170,6 +170,25 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "sizes": {"full": {"width": 64, "depth": 4, "seeds": 8, "teacher": {"steps": 3000}},
                   "quick": {"width": 32, "depth": 4, "seeds": 3}},
     },
+    # issue 15: the five pruning-at-init criteria x three stabilisers, J at init and accuracy after training
+    "pruning-methods": {
+        "description": "Pruning at init: random, magnitude, SNIP, GraSP (class-balanced Fashion-MNIST batch), SynFlow "
+        "x {no scaling, empirical (per-neuron fan-in), approx-isometry}: log||J|| vs depth and test accuracy",
+        "paper": "the rescaling that keeps J stable depends on the pruning method (Sections 4 and 6); no paper "
+        "compares the criteria with Jacobian-stabilising rescalings",
+        "net": {"in_dim": 784, "prune_data": "fashion-mnist", "prune_batch": 100},
+        "grid": {"prune": ["random", "magnitude", "snip", "grasp", "synflow"],
+                 "scaling": ["none", "empirical", "approx-isometry"]},
+        "sizes": "pruning",
+        "reproduce": False,
+    },
+}
+
+_PRUNING_SIZES = {  # full: the issue's table; quick: 2 shared cores, minutes
+    "full": {"width": 256, "depth": [10, 50, 100], "sparsity": [0.5, 0.9, 0.99], "seeds": 3,
+             "train": {"epochs": 10, "lr": 0.01}},
+    "quick": {"width": 128, "depth": [10, 50], "sparsity": [0.9], "seeds": 2,
+              "train": {"epochs": 1, "subset": 2000, "batch_size": 32, "lr": 0.01}},
 }
 
 _APPROX21_SIZES = {
@@ -247,6 +266,13 @@ def builtin_experiment(name: str, *, quick: bool = False, data_dir: str | None =
         exp = parse_experiment(doc, f"built-in {name}")
         params = {k: size[k] for k in ("networks", "layer", "pairs")}
         return dataclasses.replace(exp, metrics=(MetricCall.make("approx21", **params),))
+    if entry.get("sizes") == "pruning":  # issue 15: depth curve at init and training, one trial per network
+        size = _PRUNING_SIZES[tag]
+        doc["grid"].update(depth=size["depth"], sparsity=size["sparsity"])
+        doc.update(metrics=["depth_curve", "train"], seeds=size["seeds"], input=FMNIST_INPUT,
+                   train={"dataset": "fashion-mnist", **size["train"]},
+                   net={"width": size["width"], **entry["net"]})
+        return parse_experiment(doc, f"built-in {name}")
     if isinstance(entry.get("sizes"), dict):  # papers 002/004 (issue 13): their own sizes, metrics and k
         size = entry["sizes"][tag]
         doc.update(metrics=entry["metrics"], seeds=size["seeds"],

@@ -56,11 +56,9 @@ def apply_scaling(
         ValueError: when a law-level factor overflows float64 (e.g. ``paper-magnitude`` at high sparsity).
     """
     out, factors = [], []
-    if pruning.scaling == "approx-isometry":
-        for w, m in zip(weights, masks):
-            out.append(approx_isometry(w, m, sigma2))
-            factors.append(1.0)
-        return out, factors
+    if pruning.scaling == "approx-isometry":  # all layers in one batched descent (each matrix on its own)
+        iso = approx_isometry(torch.stack(list(weights)), torch.stack(list(masks)), sigma2)
+        return list(iso.unbind(0)), [1.0] * len(iso)
     if pruning.scaling == "empirical":
         for w, m in zip(weights, masks):
             c = row_energy_factors(w, m)
@@ -104,22 +102,23 @@ def approx_isometry(w: torch.Tensor, mask: torch.Tensor, gain2: float = 1.0, *, 
     ``sqrt(sigma2)`` has; ``sigma2 = 2`` for ReLU), so that an unpruned orthogonal matrix is a minimiser.
 
     Args:
-        w: ``n x m`` weights; mask: boolean ``n x m``; gain2: target ``V^T V = gain2 I`` (``> 0``).
+        w: ``n x m`` weights, or a stack ``(..., n, m)`` (every matrix on its own, one batched product per step);
+            mask: boolean, same shape; gain2: target ``V^T V = gain2 I`` (``> 0``).
         steps: gradient steps (default 300); rate: step size on the scale-free ``U = V / sqrt(gain2)``.
 
     Returns:
         ``V`` with ``V[~mask] == 0`` and (much) smaller :func:`isometry_defect` than ``V_0``.
     """
     m = mask.to(dtype=w.dtype)
-    density = float(m.mean())
-    if density == 0:
+    density = m.mean(dim=(-2, -1), keepdim=True)
+    if bool((density == 0).any()):
         raise ValueError("approx_isometry: the mask keeps no weight")
-    v = w * m / density**0.5
-    eye = torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
-    top2 = float(torch.linalg.matrix_norm(v, ord=2)) ** 2 / gain2  # sigma_max(U_0)^2
-    step = 4.0 * rate / (gain2 * max(1.0, top2))
+    v = w * m / density.sqrt()
+    eye = torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)
+    top2 = torch.linalg.matrix_norm(v, ord=2)[..., None, None] ** 2 / gain2  # sigma_max(U_0)^2 per matrix
+    step = 4.0 * rate / (gain2 * top2.clamp(min=1.0))
     for _ in range(steps):
-        v = v - step * m * (v @ (v.T @ v - gain2 * eye))
+        v = v - step * m * (v @ (v.mT @ v - gain2 * eye))
     return v
 
 

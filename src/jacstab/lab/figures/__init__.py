@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jacstab.lab.experiment import Experiment
-from jacstab.lab.figures import depth, dynamics, orthogonal, paper, spectra, spectral, training
+from jacstab.lab.figures import depth, dynamics, orthogonal, paper, pruning, spectra, spectral, training
 from jacstab.lab.figures._data import Context, Curves, Setting, Table, collect, label, varying_fields
 from jacstab.lab.figures._style import FIG_FORMATS, LN10, FigureOptions, save
 from jacstab.lab.store import Store
@@ -84,6 +84,7 @@ LAYOUTS: dict[str, Layout] = {
 }
 LAYOUTS["fig7-8"] = Layout("train", training.fig7_8, training.applies_fig7_8, paper.CAPTIONS["fig7-8"],
                            paper.NOTES["fig7-8"])
+LAYOUTS["pruning-methods"] = Layout("depth_curve", pruning.figure, pruning.applies, pruning.CAPTION, pruning.NOTE)
 for _name in ("fig9-iid", "fig9-eta"):
     LAYOUTS[_name] = Layout("train", training.figure, lambda ctx: True, paper.CAPTIONS[_name], paper.NOTES[_name])
 
