@@ -190,3 +190,15 @@ def test_every_path_handles_residual_blocks_like_jacrev():
     # Lyapunov exponents sum to the log-determinant over L: sum_i lambda_i = (1/L) log |det J| (exact identity)
     lam = jacstab.lyapunov_exponents(net)
     torch.testing.assert_close(lam.sum(), torch.log(ref).sum() / 3, rtol=1e-10, atol=1e-12)
+
+
+def test_wide_prefixes_take_the_per_depth_warm_started_path(monkeypatch):
+    # CURVE_GRAM_MAX_COLS forced to 0: every prefix norm by warm-started Lanczos / SVD, one per depth
+    net = sample(NetSpec(48, 5, activation="tanh"), 3)
+    gram = jacstab.depth_curve(net)
+    monkeypatch.setattr(chain, "CURVE_GRAM_MAX_COLS", 0)
+    monkeypatch.setattr(chain, "top_eig_batched", None)  # must not be reached
+    warm = jacstab.depth_curve(net)
+    torch.testing.assert_close(warm, gram, rtol=0, atol=1e-9)  # both within 5e-11 relative of the exact norms
+    ref = math.log(torch.linalg.matrix_norm(reference_jacobian(net, 5), ord=2).item())
+    assert abs(warm[-1].item() - ref) <= 1e-9

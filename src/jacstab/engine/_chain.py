@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterator
 import torch
 
 from jacstab.engine._krylov import top_eig_batched, top_eigs
-from jacstab.engine._resolve import CURVE_BLOCK, CURVE_ROUND_STEPS, RunInfo, curve_chunk, norm_by_svd
+from jacstab.engine._resolve import (
+    CURVE_BLOCK,
+    CURVE_GRAM_MAX_COLS,
+    CURVE_ROUND_STEPS,
+    RunInfo,
+    curve_chunk,
+    norm_by_svd,
+)
 from jacstab.engine.operators import FormedChain
 from jacstab.nets.layers import Gate
 from jacstab.nets.network import Network
@@ -140,8 +147,10 @@ def depth_curve_dense(
     rule fall back to the SVD of ``F_d`` (recorded in ``info``). Host reads: one per Lanczos round and chunk
     (``CURVE_ROUND_STEPS``, ``CURVE_CHUNK_BYTES`` in :mod:`~jacstab.engine._resolve`), plus the final copy.
     """
-    out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
     m = net.supports(gates[:1])[0].size
+    if m > CURVE_GRAM_MAX_COLS:
+        return depth_curve_warm(net, gates, depth, callback, info)
+    out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
     tol = 1e-10 if net.dtype == torch.float64 else 1e-6
     g = torch.Generator().manual_seed(0)
     chunk = curve_chunk(net.width, m, depth)
@@ -165,6 +174,29 @@ def depth_curve_dense(
             for d in range(d0, d0 + fs.shape[0]):
                 callback(d)
     return out.cpu()
+
+
+def depth_curve_warm(
+    net: Network,
+    gates: list[Gate],
+    depth: int,
+    callback: Callable[[int], None] | None = None,
+    info: RunInfo | None = None,
+) -> torch.Tensor:
+    """``log ||J^(d)||`` for ``d = 1..depth``, one norm per depth (warm-started Lanczos on ``F_d^T F_d``, SVD for
+    small prefixes): faster than the Gram stack when the prefixes are wide (``CURVE_GRAM_MAX_COLS``)."""
+    out = torch.empty(depth, dtype=torch.float64)
+    v = None
+    g = torch.Generator().manual_seed(0)
+    for d, f, ell in prefix_products(net, gates, depth, every_depth=True):
+        if f is None:
+            out[d - 1] = -math.inf
+        else:
+            nrm, v = spectral_norm(f, start=v, generator=g, info=info)
+            out[d - 1] = ell + (math.log(nrm) if nrm > 0 else -math.inf)
+        if callback is not None:
+            callback(d)
+    return out
 
 
 def product_at(net: Network, gates: list[Gate], depth: int) -> FormedChain | None:

@@ -25,6 +25,9 @@ JVP_K_DIVISOR = 8
 CURVE_CHUNK_BYTES = 256 * 2**20
 CURVE_ROUND_STEPS = 12
 CURVE_BLOCK = 1
+# Above this many active input units the Gram stack costs more than one warm-started Lanczos per depth
+# (benchmarks/bench_core.py, n = 1024 float64 L = 100: 0.95x vs 0.63x the GEMM chain).
+CURVE_GRAM_MAX_COLS = 384
 # Lanczos block size for top-k (k > 1): matmats are memory-bound, so a wide block costs about as much per step as a
 # thin one and needs far fewer steps; k = 1 uses a single vector (converges in ~10 steps).
 LANCZOS_MIN_BLOCK = 32
