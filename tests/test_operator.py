@@ -92,24 +92,65 @@ def test_jvp_fallback_to_jacrev_is_reported_and_exact(monkeypatch):
     torch.testing.assert_close(s, ref, rtol=1e-10, atol=0)
 
 
-def test_depth_curve_at_width_512_takes_the_warm_started_lanczos_path_and_matches_jacrev(monkeypatch):
-    # width 512 > DENSE_NORM_MAX: every prefix norm goes through warm-started Lanczos (counted below)
-    net = sample(NetSpec(512, 3), 1)
+def test_depth_curve_takes_the_batched_lanczos_path_and_matches_the_svd(monkeypatch):
+    # every prefix norm of the curve comes from batched Lanczos on the Gram stack (counted below)
+    net = sample(NetSpec(64, 3), 1)
     calls = []
-    real = chain.top_eigs
-    monkeypatch.setattr(chain, "top_eigs", lambda *a, **kw: calls.append(kw.get("start") is not None) or real(*a, **kw))
+    real = chain.top_eig_batched
+    monkeypatch.setattr(chain, "top_eig_batched", lambda a, **kw: calls.append(a.shape[0]) or real(a, **kw))
     curve, info = jacstab.depth_curve(net, return_info=True)
-    assert calls == [False, True, True] and not info.fallback and info.method == "dense"
+    assert calls == [3] and not info.fallback and info.method == "dense"
     for d in (1, 2, 3):
         ref = torch.linalg.matrix_norm(reference_jacobian(net, d), ord=2).item()
         # Lanczos stops at residual 1e-10 theta: relative error of sigma <= 5e-11 (conftest RTOL = 1e-8)
         assert abs(math.exp(curve[d - 1].item()) - ref) <= RTOL[torch.float64] * ref
-    monkeypatch.setattr(chain, "top_eigs", _never_converges)  # forced non-convergence: the SVD fallback
+    # forced non-convergence (Krylov dimension capped at 2 < the ~32 active units): the SVD fallback, per depth
+    monkeypatch.setattr(chain, "top_eig_batched", lambda a, **kw: real(a, **{**kw, "max_dim": 2}))
     again, info = jacstab.depth_curve(net, return_info=True)
-    assert info.fallback and len(info.fallbacks) == 3
-    torch.testing.assert_close(again, curve, rtol=0, atol=1e-9)
+    assert info.fallback and len(info.fallbacks) == 3 and "-> SVD" in info.fallbacks[0]
+    torch.testing.assert_close(again, curve, rtol=0, atol=1e-9)  # both within 5e-11 relative of the exact norm
 
 
+def test_depth_curve_chunks_and_compaction_agree_with_one_stack(monkeypatch):
+    # chunks of 2 depths (CURVE_CHUNK_BYTES tiny) and one Lanczos step per round (every round compacts the batch)
+    # must give the same curve as one stack: the same exact norms, each to 5e-11 relative (atol on logs 1e-9)
+    net = sample(NetSpec(48, 7, activation="tanh"), 2)
+    whole = jacstab.depth_curve(net)
+    monkeypatch.setattr(chain, "curve_chunk", lambda width, cols, depth: 2)
+    monkeypatch.setattr(chain, "CURVE_ROUND_STEPS", 1)
+    torch.testing.assert_close(jacstab.depth_curve(net), whole, rtol=0, atol=1e-9)
+    for d in (1, 7):
+        ref = math.log(torch.linalg.matrix_norm(reference_jacobian(net, d), ord=2).item())
+        assert abs(whole[d - 1].item() - ref) <= 1e-9
+
+
+def test_depth_curve_host_reads_do_not_grow_with_depth(monkeypatch):
+    # the GPU contract: no host read per depth. Count every Tensor.item / __bool__ / tolist / nonzero / float / int
+    # inside the curve (gates computed before); the count may depend on Lanczos rounds, not on L.
+    counts = {}
+
+    def counted(name, fn):
+        def wrap(*a, **kw):
+            counts[name] = counts.get(name, 0) + 1
+            return fn(*a, **kw)
+
+        return wrap
+
+    def reads(L: int) -> int:
+        net = sample(NetSpec(32, L, activation="linear", init="orthogonal"), 0)  # every G_d = c I: 1 round
+        gates = net.gates(net.default_input())
+        counts.clear()
+        with monkeypatch.context() as m:
+            for name in ("item", "__bool__", "tolist", "__float__", "__int__", "__index__", "nonzero"):
+                m.setattr(torch.Tensor, name, counted(name, getattr(torch.Tensor, name)))
+            m.setattr(torch, "nonzero", counted("torch.nonzero", torch.nonzero))
+            curve = chain.depth_curve_dense(net, gates, L)
+        # orthogonal linear layers: log ||J^(d)|| = d log g exactly (g = sqrt(2)), rounding only
+        exact = torch.arange(1, L + 1, dtype=torch.float64) * 0.5 * math.log(2.0)
+        torch.testing.assert_close(curve, exact, rtol=0, atol=1e-10)
+        return sum(counts.values())
+
+    assert reads(5) == reads(200) <= 2
 @pytest.mark.parametrize("method", ["lanczos", "jacrev", "jvp"])
 def test_depth_curve_takes_every_method(method):
     net = _net("leaky_relu", n=16, L=4)
@@ -149,3 +190,15 @@ def test_every_path_handles_residual_blocks_like_jacrev():
     # Lyapunov exponents sum to the log-determinant over L: sum_i lambda_i = (1/L) log |det J| (exact identity)
     lam = jacstab.lyapunov_exponents(net)
     torch.testing.assert_close(lam.sum(), torch.log(ref).sum() / 3, rtol=1e-10, atol=1e-12)
+
+
+def test_wide_prefixes_take_the_per_depth_warm_started_path(monkeypatch):
+    # CURVE_GRAM_MAX_COLS forced to 0: every prefix norm by warm-started Lanczos / SVD, one per depth
+    net = sample(NetSpec(48, 5, activation="tanh"), 3)
+    gram = jacstab.depth_curve(net)
+    monkeypatch.setattr(chain, "CURVE_GRAM_MAX_COLS", 0)
+    monkeypatch.setattr(chain, "top_eig_batched", None)  # must not be reached
+    warm = jacstab.depth_curve(net)
+    torch.testing.assert_close(warm, gram, rtol=0, atol=1e-9)  # both within 5e-11 relative of the exact norms
+    ref = math.log(torch.linalg.matrix_norm(reference_jacobian(net, 5), ord=2).item())
+    assert abs(warm[-1].item() - ref) <= 1e-9

@@ -21,8 +21,15 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from jacstab.engine._krylov import top_eigs
-from jacstab.engine._resolve import RunInfo, norm_by_svd
+from jacstab.engine._krylov import top_eig_batched, top_eigs
+from jacstab.engine._resolve import (
+    CURVE_BLOCK,
+    CURVE_GRAM_MAX_COLS,
+    CURVE_ROUND_STEPS,
+    RunInfo,
+    curve_chunk,
+    norm_by_svd,
+)
 from jacstab.engine.operators import FormedChain
 from jacstab.nets.layers import Gate
 from jacstab.nets.network import Network
@@ -88,6 +95,42 @@ def prefix_products(
             return
 
 
+def prefix_chunks(
+    net: Network, gates: list[Gate], depth: int, chunk: int
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """Yield ``(d0, F, ell)`` for consecutive runs of up to ``chunk`` depths ``d0 .. d0 + c - 1``: ``F`` stacks
+    ``F_d = J^(d)[:, a_0] / e^{ell_d}`` (``c x n x |a_0|``), ``ell`` the log scales (``(c,)`` float64 tensor).
+
+    Same recurrence as :func:`prefix_products`, but the scale stays on the device: ``P`` is divided by its Frobenius
+    norm where that is positive and finite (else by 1), and ``ell`` accumulates its log (``-inf`` once the product
+    is exactly zero, which then stays zero; nan once non-finite). No host read of a tensor value.
+    """
+    sup = net.supports(gates)
+    m = sup[0].size
+    p: torch.Tensor | None = None  # the identity P_0
+    ell = torch.zeros((), dtype=torch.float64, device=net.device)
+    for d0 in range(1, depth + 1, chunk):
+        c = min(chunk, depth - d0 + 1)
+        fs = torch.empty(c, net.width, m, dtype=net.dtype, device=net.device)
+        ells = torch.empty(c, dtype=torch.float64, device=net.device)
+        for i in range(c):
+            d = d0 + i
+            blk = net.layers[d - 1].factor(gates[d - 1], None)
+            if p is None:
+                fs[i] = blk
+            else:
+                torch.matmul(blk, p, out=fs[i])
+            ells[i] = ell
+            if d == depth:
+                break
+            p = fs[i] if sup[d].full else fs[i].index_select(0, sup[d].idx)
+            fro = torch.linalg.matrix_norm(p).to(torch.float64)
+            good = (fro > 0) & torch.isfinite(fro)
+            p = p / torch.where(good, fro, torch.ones_like(fro)).to(p.dtype)
+            ell = ell + torch.log(fro)
+        yield d0, fs, ells
+
+
 def depth_curve_dense(
     net: Network,
     gates: list[Gate],
@@ -95,7 +138,53 @@ def depth_curve_dense(
     callback: Callable[[int], None] | None = None,
     info: RunInfo | None = None,
 ) -> torch.Tensor:
-    """``log ||J^(d)||`` for ``d = 1..depth`` from one pass (warm-started Lanczos at every depth)."""
+    """``log ||J^(d)||`` for ``d = 1..depth`` from one pass over the prefix products, in chunks of depths.
+
+    For a chunk of prefixes ``F_d`` (:func:`prefix_chunks`) the Gram matrices ``G_d = F_d^T F_d`` are formed by
+    one batched product (float64), and ``||F_d||^2 = lambda_max(G_d)`` comes from batched Lanczos
+    (:func:`~jacstab.engine._krylov.top_eig_batched`: stopping rule on the Ritz residual, relative ``1e-10`` of
+    ``lambda`` in float64, ``1e-6`` in float32, so ``||F_d||`` to half that). Depths whose Lanczos did not meet the
+    rule fall back to the SVD of ``F_d`` (recorded in ``info``). Host reads: one per Lanczos round and chunk
+    (``CURVE_ROUND_STEPS``, ``CURVE_CHUNK_BYTES`` in :mod:`~jacstab.engine._resolve`), plus the final copy.
+    """
+    m = net.supports(gates[:1])[0].size
+    if m > CURVE_GRAM_MAX_COLS:
+        return depth_curve_warm(net, gates, depth, callback, info)
+    out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
+    tol = 1e-10 if net.dtype == torch.float64 else 1e-6
+    g = torch.Generator().manual_seed(0)
+    chunk = curve_chunk(net.width, m, depth)
+    for d0, fs, ells in prefix_chunks(net, gates, depth, chunk) if m else ():
+        f64 = fs.to(torch.float64)
+        top = top_eig_batched(
+            f64.mT @ f64, tol=tol, block=CURVE_BLOCK, round_steps=CURVE_ROUND_STEPS, generator=g
+        )
+        sq = top.values
+        if not bool(top.converged.all()):  # host read once per chunk, only on this rare path
+            bad = torch.nonzero(~top.converged).flatten()
+            sq = sq.clone()
+            sq[bad] = torch.linalg.matrix_norm(f64[bad], ord=2) ** 2
+            if info is not None:
+                info.fallbacks += [
+                    f"norm of the depth-{d0 + int(i)} prefix {tuple(fs.shape[1:])}: Lanczos did not converge -> SVD"
+                    for i in bad.tolist()
+                ]
+        out[d0 - 1 : d0 - 1 + fs.shape[0]] = ells + 0.5 * torch.log(sq)
+        if callback is not None:
+            for d in range(d0, d0 + fs.shape[0]):
+                callback(d)
+    return out.cpu()
+
+
+def depth_curve_warm(
+    net: Network,
+    gates: list[Gate],
+    depth: int,
+    callback: Callable[[int], None] | None = None,
+    info: RunInfo | None = None,
+) -> torch.Tensor:
+    """``log ||J^(d)||`` for ``d = 1..depth``, one norm per depth (warm-started Lanczos on ``F_d^T F_d``, SVD for
+    small prefixes): faster than the Gram stack when the prefixes are wide (``CURVE_GRAM_MAX_COLS``)."""
     out = torch.empty(depth, dtype=torch.float64)
     v = None
     g = torch.Generator().manual_seed(0)

@@ -118,3 +118,82 @@ def top_eigs(
         aqs.append(matmat(nxt))
         if not bool(torch.isfinite(aqs[-1]).all()):
             return EigResult(torch.full((k,), float("nan"), dtype=dtype), Q[:, :0], it, False)
+
+
+@dataclass(frozen=True)
+class BatchedTop:
+    values: torch.Tensor  # (C,) top Ritz value of each matrix (>= 0; nan for a non-finite matrix)
+    converged: torch.Tensor  # (C,) bool: the Ritz residual met the stopping rule (or the value is nan: nothing to do)
+    dim: int  # Krylov dimension reached
+    checks: int  # host reads of the stopping rule (one per round)
+
+
+def _orth_block(w: torch.Tensor, basis: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
+    """Batched: orthonormalise the blocks ``w`` (``C x m x b``) against ``basis`` (CGS2) and themselves (QR);
+    columns whose QR pivot is at most ``drop`` (an invariant subspace was reached) become zero, and a last
+    projection keeps the rest orthogonal to ``basis``. No host read."""
+    for _ in range(2):
+        w = w - basis @ (basis.mT @ w)
+    q, r = torch.linalg.qr(w)
+    keep = torch.diagonal(r, dim1=1, dim2=2).abs()[:, None, :] > drop
+    q = torch.where(keep, q, 0.0)
+    return q - basis @ (basis.mT @ q)
+
+
+def top_eig_batched(
+    a: torch.Tensor,
+    *,
+    tol: float,
+    block: int,
+    round_steps: int,
+    max_dim: int | None = None,
+    generator: torch.Generator,
+) -> BatchedTop:
+    """Top eigenvalue of every matrix of a stack ``a`` (``C x m x m``, symmetric PSD) by batched block Lanczos.
+
+    One random start block (``m x block`` from ``generator``, the same for every matrix) and full
+    reorthogonalisation; the recurrences run as batched matrix products with no host synchronisation inside a round
+    of ``round_steps`` block steps (a batched product with a block streams ``a`` once, so a block of 8 costs about
+    what one vector does). After each round the Ritz residual ``||A x - theta x|| <= tol theta + 100 eps theta``
+    (``||x|| = 1``; then an eigenvalue of ``A`` lies within the residual of ``theta``) is checked for the whole
+    stack at once, one host read, and only the matrices that have not met it go on (the batch is compacted). A
+    breakdown (pivot ``<= 100 eps tr A``: an invariant subspace) leaves zero columns in the basis, which add zero
+    Ritz values only. Stops when every matrix passes or the Krylov dimension reaches ``max_dim`` (default ``m``:
+    the whole space, Ritz values exact up to rounding).
+
+    Returns:
+        :class:`BatchedTop`; callers recompute the matrices with ``converged`` False by a dense method.
+    """
+    c, m, _ = a.shape
+    max_dim = m if max_dim is None else min(max_dim, m)
+    b = max(1, min(block, max_dim))
+    eps = torch.finfo(a.dtype).eps
+    values = a.new_zeros(c)
+    converged = torch.zeros(c, dtype=torch.bool, device=a.device)
+    live = torch.arange(c, device=a.device)  # rows of the stack still iterating
+    drop = (100 * eps) * torch.diagonal(a, dim1=1, dim2=2).sum(-1)[:, None, None]
+    start = torch.randn(m, b, generator=generator, dtype=torch.float64).to(a).expand(c, m, b)
+    q = _orth_block(start, a.new_zeros(c, m, 0), drop)
+    basis, abasis = a.new_zeros(c, m, 0), a.new_zeros(c, m, 0)
+    checks = 0
+    while True:
+        for _ in range(round_steps):
+            w = a @ q
+            basis, abasis = torch.cat([basis, q], 2), torch.cat([abasis, w], 2)
+            if basis.shape[2] + b > max_dim:
+                break
+            q = _orth_block(w, basis, drop)
+        t = basis.mT @ abasis
+        theta, y = torch.linalg.eigh(0.5 * (t + t.mT))
+        top, y = theta[:, -1].clamp(min=0), y[:, :, -1:]
+        x = basis @ y
+        nx = torch.linalg.vector_norm(x, dim=(1, 2))
+        res = torch.linalg.vector_norm(abasis @ y - x * top[:, None, None], dim=(1, 2))
+        ok = (res <= (tol + 100 * eps) * top * nx) | torch.isnan(top)
+        values[live], converged[live] = top, ok
+        checks += 1
+        if basis.shape[2] + b > max_dim or bool(ok.all()):
+            return BatchedTop(values, converged, basis.shape[2], checks)
+        keep = torch.nonzero(~ok).flatten()  # compact: only the matrices still short of the rule go on
+        live, a, q, drop = live[keep], a[keep], q[keep], drop[keep]
+        basis, abasis = basis[keep], abasis[keep]

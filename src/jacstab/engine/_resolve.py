@@ -19,6 +19,15 @@ DENSE_NORM_MAX = 192
 # Torch callable, method="auto": matrix-free jvp/vjp Lanczos above this input size, for k <= m / 8.
 JVP_MIN_INPUT = 1024
 JVP_K_DIVISOR = 8
+# Depth curves: prefixes are processed in chunks of depths whose stacked float64 Gram inputs stay below this many
+# bytes; batched Lanczos checks its stopping rule (one host read) every CURVE_ROUND_STEPS steps.
+# (benchmarks/bench_core.py: ~10 Lanczos steps per prefix at n = 256, up to ~35 at depth 1.)
+CURVE_CHUNK_BYTES = 256 * 2**20
+CURVE_ROUND_STEPS = 12
+CURVE_BLOCK = 1
+# Above this many active input units the Gram stack costs more than one warm-started Lanczos per depth
+# (benchmarks/bench_core.py, n = 1024 float64 L = 100: 0.95x vs 0.63x the GEMM chain).
+CURVE_GRAM_MAX_COLS = 384
 # Lanczos block size for top-k (k > 1): matmats are memory-bound, so a wide block costs about as much per step as a
 # thin one and needs far fewer steps; k = 1 uses a single vector (converges in ~10 steps).
 LANCZOS_MIN_BLOCK = 32
@@ -78,8 +87,9 @@ def plan_callable(m: int, k: int | None, method: str) -> Plan:
 
 
 def plan_depth_curve(method: str) -> Plan:
-    """Backend for a depth curve: ``auto`` is ``dense``, one pass over the prefix products (each prefix's norm then
-    by SVD or warm-started Lanczos, :func:`norm_by_svd`); other methods measure every depth separately."""
+    """Backend for a depth curve: ``auto`` is ``dense``, one pass over the prefix products (the norms of a chunk of
+    prefixes then by batched Lanczos on their Gram matrices, :func:`curve_chunk`); other methods measure every
+    depth separately."""
     check_choice("method", method, METHODS)
     if method == "auto":
         return Plan("dense", "auto: one pass over the prefix products")
@@ -91,6 +101,11 @@ def plan_operator(method: str) -> Plan:
     (nothing formed; ``dense()`` forms it on demand)."""
     check_choice("method", method, METHODS)
     return Plan("lanczos", "auto: matrix-free") if method == "auto" else Plan(method, "requested")
+
+
+def curve_chunk(width: int, cols: int, depth: int) -> int:
+    """How many prefixes (``width x cols`` each, float64) a depth curve stacks at once (at least 1)."""
+    return max(1, min(depth, CURVE_CHUNK_BYTES // max(1, 8 * width * cols)))
 
 
 def lanczos_block(k: int, n: int) -> int:
