@@ -186,3 +186,20 @@ def test_cli_measure_at_a_dataset_input(capsys, toy):
     code, out, err = run(capsys, "lyapunov", "-n", "16", "-L", "3", "--input", "dataset:idx", "--data-dir", str(toy))
     assert code == 2 and "give --in-dim 64" in err and out == ""
     assert torch.is_tensor(x)
+
+
+def test_training_figure_reads_the_train_metric_when_it_is_not_the_first(toy, tmp_path):
+    # pruning-methods lists depth_curve before train: the figure's caption must read the train metric's parameters
+    # (it crashed reading the first metric's); its table's accuracy is the stored one
+    from jacstab.lab import Store
+    from jacstab.lab.experiment import parse_experiment
+    from jacstab.lab.figures import FigureOptions, render
+    from jacstab.lab.runner import run_experiment
+
+    exp = parse_experiment({"name": "t", "metrics": ["depth_curve", "train"], "net": {"width": 8, "depth": 2,
+                            "in_dim": 64}, "train": {"dataset": "idx", "epochs": 1, "subset": 100}}, "test")
+    exp = exp.with_data_dir(str(toy))
+    with Store(tmp_path / "s.sqlite") as st:
+        run_experiment(exp, st, executor="serial")
+        out = {r.metric: r for r in render(exp, st, tmp_path, FigureOptions())}
+    assert set(out) == {"depth_curve", "train"} and out["train"].png.stat().st_size > 10_000

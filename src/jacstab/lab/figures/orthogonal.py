@@ -47,7 +47,7 @@ class Run:
 def runs(ctx: Context) -> list[Run]:
     """The context's stored values as :class:`Run` s (SQLite NULLs -> NaN)."""
     metric = get_metric("train_isometry")
-    mu = float(dict(ctx.exp.metrics[0].params).get("jac_reg", 0.0))
+    mu = float(dict(next(m.params for m in ctx.exp.metrics if m.name == ctx.metric)).get("jac_reg", 0.0))
     out = []
     for s in ctx.settings:
         for row, seed in zip(s.values, s.seeds):
@@ -156,7 +156,7 @@ def tables(ctx: Context) -> list[Table]:
 
 
 def _data(ctx: Context) -> str:
-    p = dict(ctx.exp.metrics[0].params)
+    p = dict(next(m.params for m in ctx.exp.metrics if m.name == ctx.metric))
     extra = f", jac_reg {p['jac_reg']:g} ({p['jac_probes']} probe/batch)" if p.get("jac_reg") else ""
     return (f"{p['dataset']}, {p['epochs']} epoch(s), {'all' if p['subset'] is None else p['subset']} examples, "
             f"{p['optimizer']} lr {'/'.join(f'{v:g}' for v in p['lr'])}{extra}")

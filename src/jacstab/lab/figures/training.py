@@ -166,7 +166,7 @@ def tables(ctx: Context) -> list[Table]:
 
 
 def _data(ctx: Context) -> str:
-    p = dict(ctx.exp.metrics[0].params)
+    p = dict(next(m.params for m in ctx.exp.metrics if m.name == ctx.metric))
     return (f"{p['dataset']}, {p['epochs']} epochs, {'all' if p['subset'] is None else p['subset']} examples, "
             f"lr {'/'.join(f'{v:g}' for v in p['lr'])}")
 
