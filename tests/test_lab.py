@@ -156,6 +156,8 @@ def test_builtin_experiments(tmp_path, capsys):
             assert dict(full.metrics[0].params) == {"layer": 10, "networks": 1000, "pairs": 50}
             assert dict(quick.metrics[0].params)["networks"] < 1000
             continue
+        if BUILTIN[name].get("sizes") == "pruning":  # its grid and sizes: tests/test_pruning_lab.py
+            continue
         if isinstance(BUILTIN[name].get("sizes"), dict):  # papers 002/004: their own sizes, the Gaussian input
             qs, fs = quick.specs[0], full.specs[0]
             assert full.input == "default" and len(quick.trials()) <= len(full.trials())
@@ -176,7 +178,7 @@ def test_builtin_experiments(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     names = ["fig1", "fig2", "fig3", "fig4", "fig7-8", "fig9-iid", "fig9-eta", "fig5", "fig6", "gates",
              "orthogonal-jacobian", "orthogonal-jacobian-reg", "residual-alpha", "residual-depth", "separation",
-             "fixed-gates-dynamics"]
+             "fixed-gates-dynamics", "pruning-methods"]
     assert [r["name"] for r in rows] == names and rows[0]["trials_full"] == 9
 
 
