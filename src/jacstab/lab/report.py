@@ -120,7 +120,8 @@ def _section(r: Rendered, options: FigureOptions) -> list[str]:
                      f"theory overlays {'on' if options.theory else 'off'}).</p>")
     base = builtin_base(r.exp.name)
     if r.caption:
-        parts.append(f"<p class='caption'><b>Paper, Figure {base[3:]}:</b> {html.escape(r.caption)}<br>"
+        head = f"Paper, Figure {base[3:]}" if base.startswith("fig") else f"Built-in {base}"
+        parts.append(f"<p class='caption'><b>{head}:</b> {html.escape(r.caption)}<br>"
                      f"<b>jacstab:</b> {html.escape(r.note)}</p>")
     if base and r.metric == "depth_curve":
         parts.append(f"<p><b>The paper reports:</b> {html.escape(BUILTIN[base]['paper'])}</p>")
