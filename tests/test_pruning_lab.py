@@ -75,3 +75,34 @@ def test_cli_dataset_batch_with_the_wrong_input_dimension_exits_2(capsys):
               "--data-dir", "/nonexistent-folder"])
     _, err = capsys.readouterr()
     assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and "jacstab: error" in err
+
+
+def test_verdict_table_reads_growth_and_accuracy_from_the_store(tmp_path):
+    # the report's verdict: growth = the per-seed OLS slope mean (jacstab.lab.analysis) in log10 per layer, checked
+    # against depth_curve directly; unscaled random pruning at s = 0.5 loses (1/2) log10 2 = 0.1505 per layer
+    # exactly in every seed (same weights, exact identity), so its CI excludes 0 and it is "unstable"
+    import dataclasses
+
+    from jacstab.lab import Store
+    from jacstab.lab.analysis import growth_slope, growth_start
+    from jacstab.lab.experiment import parse_experiment
+    from jacstab.lab.figures.pruning import verdict_table
+    from jacstab.lab.report import Provenance, write_report
+    from jacstab.lab.runner import run_experiment
+
+    exp = parse_experiment({"name": "pruning-methods-quick", "metrics": ["depth_curve"], "seeds": 3,
+                            "net": {"width": 32, "depth": 12, "prune": "random", "sparsity": 0.5},
+                            "grid": {"scaling": ["none", "random"]}}, "test")  # fmt: skip
+    with Store(tmp_path / "s.sqlite") as st:
+        run_experiment(exp, st, executor="serial")
+        table = verdict_table(exp, st)
+        html = write_report([exp], st, tmp_path / "out", Provenance("test", str(tmp_path / "s.sqlite"), "test"))
+    assert "Which combinations keep J stable and train" in html.read_text()  # the report shows the verdict
+    assert verdict_table(dataclasses.replace(exp, name="other"), Store(tmp_path / "empty.sqlite")) is None
+    rows = {r["scaling"]: r for r in table.rows}
+    curves = np.array([jacstab.depth_curve(jacstab.sample(exp.specs[0], s)).numpy() for s in range(3)])
+    want = growth_slope(curves, start=growth_start(12)).value / math.log(10)
+    assert float(rows["none"]["growth log10/layer"].split()[0]) == pytest.approx(want, abs=1e-4)
+    scaled = float(rows["random"]["growth log10/layer"].split()[0])
+    assert want - scaled == pytest.approx(-0.5 * math.log10(2), abs=1e-4)
+    assert rows["none"]["verdict"] == "unstable; not trained" and rows["none"]["test accuracy"] == "not trained"

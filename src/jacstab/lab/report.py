@@ -191,6 +191,11 @@ def write_report(experiments: list[Experiment], store: Store, out_dir: str | Pat
         claim = BUILTIN.get(exp.name.rpartition("-")[0], {}).get("paper")
         if claim and not builtin_base(exp.name) and "approx21" not in exp.metric_names:
             parts.append(f"<p><b>The paper reports:</b> {html.escape(claim)}</p>")
+        if exp.name.rpartition("-")[0] == "pruning-methods":
+            from jacstab.lab.figures.pruning import verdict_table
+
+            verdict = verdict_table(exp, store)
+            parts.append(table_html(verdict) if verdict is not None else "")
         if "approx21" in exp.metric_names:  # Approximation 2.1 figures (jacstab.lab.plots_approx)
             from jacstab.lab.plots_approx import approx21_section
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from jacstab.lab.analysis import growth_slope, growth_start
-from jacstab.lab.figures._data import Context
+from jacstab.lab.figures._data import Context, Table, collect
 from jacstab.lab.figures._style import categorical, legend_below, pyplot, suptitle
 
 LN10 = math.log(10.0)
@@ -71,3 +71,46 @@ def figure(ctx: Context):
     legend_below(fig, list(handles.values()), [f"scaling = {s}" for s in handles], ncol=len(handles) or 1)
     fig.tight_layout()
     return fig
+
+
+STABLE_LOG10_PER_LAYER = 0.05  # the whole 95% CI of the growth within this of 0 (at most 10x over 20 layers)
+TRAINS_ACCURACY = 0.2  # final test accuracy at least twice chance (10 classes)
+
+
+def verdict_table(exp, store) -> Table | None:
+    """Which (criterion, scaling) combinations keep ``J`` stable and train, per (sparsity, depth), computed from the
+    stored values: stable when the whole 95% CI of the growth of ``log10 ||J||`` per layer (:func:`growth`) lies
+    within ``STABLE_LOG10_PER_LAYER`` of 0, unstable when the CI excludes 0, undetermined otherwise (too few seeds);
+    trains when the seeds' mean final test accuracy is at least ``TRAINS_ACCURACY``. None when no depth curve is
+    stored."""
+    import numpy as np
+
+    from jacstab.lab.metrics import get_metric
+
+    curves = collect(exp, store, "depth_curve")
+    if not curves:
+        return None
+    g = growth(Context(exp, "depth_curve", curves))
+    train = get_metric("train")
+    acc = {}
+    for s in collect(exp, store, "train"):
+        finals = [train.records(list(row))[-1]["test_accuracy"] for row in s.values]
+        acc[(s.spec.sparsity, s.spec.depth, s.spec.prune, s.spec.scaling)] = float(np.nanmean(finals))
+    rows = []
+    for key, (slope, half) in g.items():
+        a = acc.get(key, math.nan)
+        stability = ("stable" if abs(slope) + half <= STABLE_LOG10_PER_LAYER else "unstable" if abs(slope) > half
+                     else "undetermined (CI too wide)")
+        training = ("not trained" if not math.isfinite(a) else "trains" if a >= TRAINS_ACCURACY
+                    else "does not train")
+        rows.append({"sparsity": key[0], "L": key[1], "prune": key[2], "scaling": key[3],
+                     "growth log10/layer": f"{slope:+.4f} ± {half:.4f}",
+                     "test accuracy": f"{a:.3f}" if math.isfinite(a) else "not trained",
+                     "verdict": f"{stability}; {training}"})
+    good = [f"{r['prune']}+{r['scaling']} (s={r['sparsity']:g}, L={r['L']})" for r in rows
+            if r["verdict"] == "stable; trains"]
+    note = (f"Stable: the 95% CI of the growth within ±{STABLE_LOG10_PER_LAYER} log10 per layer; unstable: the CI "
+            f"excludes 0; trains: mean final test accuracy >= {TRAINS_ACCURACY} (chance 0.1). Stable and trains: "
+            f"{', '.join(good) if good else 'none'}.")
+    cols = ("sparsity", "L", "prune", "scaling", "growth log10/layer", "test accuracy", "verdict")
+    return Table("Which combinations keep J stable and train (computed from the stored results)", cols, rows, note)
