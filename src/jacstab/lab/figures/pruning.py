@@ -103,11 +103,11 @@ def verdict_table(exp, store) -> Table | None:
                      else "undetermined (CI too wide)")
         training = ("not trained" if not math.isfinite(a) else "trains" if a >= TRAINS_ACCURACY
                     else "does not train")
-        rows.append({"sparsity": key[0], "L": key[1], "prune": key[2], "scaling": key[3],
+        rows.append({"sparsity": f"{key[0]:g}", "L": key[1], "prune": key[2], "scaling": key[3],
                      "growth log10/layer": f"{slope:+.4f} ± {half:.4f}",
                      "test accuracy": f"{a:.3f}" if math.isfinite(a) else "not trained",
                      "verdict": f"{stability}; {training}"})
-    good = [f"{r['prune']}+{r['scaling']} (s={r['sparsity']:g}, L={r['L']})" for r in rows
+    good = [f"{r['prune']}+{r['scaling']} (s={r['sparsity']}, L={r['L']})" for r in rows
             if r["verdict"] == "stable; trains"]
     note = (f"Stable: the 95% CI of the growth within ±{STABLE_LOG10_PER_LAYER} log10 per layer; unstable: the CI "
             f"excludes 0; trains: mean final test accuracy >= {TRAINS_ACCURACY} (chance 0.1). Stable and trains: "
