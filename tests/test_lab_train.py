@@ -132,9 +132,12 @@ def test_killed_training_sweep_resumes(tmp_path, toy):
         while time.time() < deadline:
             time.sleep(0.2)
             if os.path.exists(store):
-                with Store(store, readonly=True) as st:
-                    if len(st.finished()) >= 1:
-                        break
+                try:
+                    with Store(store, readonly=True) as st:
+                        if len(st.finished()) >= 1:
+                            break
+                except ValueError:  # the file exists but the driver has not created its tables yet: poll again
+                    continue
         os.killpg(p.pid, signal.SIGKILL)  # the driver and its workers, no cleanup
     finally:
         p.wait(timeout=60)
