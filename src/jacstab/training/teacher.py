@@ -69,14 +69,15 @@ class TeacherRun:
     def half_times(self) -> tuple[np.ndarray, np.ndarray]:
         """Steps at which each mode first reaches half its strength, measured and predicted (NaN: never)."""
         def first(curves):
-            out = np.full(curves.shape[1], np.nan)
-            for i in range(curves.shape[1]):
-                hit = np.nonzero(curves[:, i] >= self.strengths[i] / 2)[0]
-                if hit.size:
-                    out[i] = self.steps[hit[0]]
-            return out
+            return np.array([half_time(self.steps, curves[:, i], s) for i, s in enumerate(self.strengths)])
 
         return first(self.mode), first(self.predicted)
+
+
+def half_time(steps: np.ndarray, curve: np.ndarray, strength: float) -> float:
+    """The first recorded step at which ``curve`` reaches ``strength / 2`` (NaN: never)."""
+    hit = np.nonzero(np.asarray(curve) >= strength / 2)[0]
+    return float(steps[hit[0]]) if hit.size else math.nan
 
 
 def _dense_factor(layer, gate, weight: torch.Tensor) -> torch.Tensor:

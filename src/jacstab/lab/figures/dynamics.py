@@ -10,6 +10,7 @@ from jacstab.lab.analysis import mean_band
 from jacstab.lab.figures._data import Context, Table, label
 from jacstab.lab.figures._style import THEORY, pyplot, suptitle
 from jacstab.lab.metrics import TEACHER_FIELDS
+from jacstab.training.teacher import half_time
 
 _F = {name: i for i, name in enumerate(TEACHER_FIELDS)}
 
@@ -79,11 +80,6 @@ def figure(ctx: Context):
     return fig
 
 
-def _half_time(steps, curve, target):
-    hit = np.nonzero(curve >= target / 2)[0]
-    return steps[hit[0]] if hit.size else np.nan
-
-
 def _steps(b) -> str:
     m, h = b.mean[0], b.half_width[0]
     return f"{m:.0f} ± {h:.0f}" if np.isfinite(h) else f"{m:.0f}"
@@ -98,8 +94,8 @@ def tables(ctx: Context) -> list[Table]:
         steps = rec[0, :, _F["step"]]
         for i in range(1, _ranks(rec) + 1):
             target = _col(rec, f"strength_{i}")[:, 0]
-            meas = np.array([_half_time(steps, _col(rec, f"mode_{i}")[k], target[k]) for k in range(len(s.seeds))])
-            pred = np.array([_half_time(steps, _col(rec, f"predicted_{i}")[k], target[k])
+            meas = np.array([half_time(steps, _col(rec, f"mode_{i}")[k], target[k]) for k in range(len(s.seeds))])
+            pred = np.array([half_time(steps, _col(rec, f"predicted_{i}")[k], target[k])
                              for k in range(len(s.seeds))])
             bm, bp = mean_band(meas[None].T), mean_band(pred[None].T)
             ratio = bm.mean[0] / bp.mean[0] if bp.mean[0] > 0 else float("nan")
