@@ -9,6 +9,7 @@ import numpy as np
 from jacstab.lab.analysis import mean_band
 from jacstab.lab.figures._data import Context, Table, label
 from jacstab.lab.figures._style import THEORY, pyplot, suptitle
+from jacstab.lab.figures.spectral import band
 from jacstab.lab.metrics import TEACHER_FIELDS
 from jacstab.training.teacher import half_time
 
@@ -26,12 +27,6 @@ def _col(rec, name):
 
 def _ranks(rec) -> int:
     return int(np.isfinite(rec[0, 0, [_F[f"strength_{i}"] for i in (1, 2, 3)]]).sum())
-
-
-def _band(ax, x, y, color, **kw):
-    b = mean_band(y)
-    ax.plot(x, b.mean, color=color, **kw)
-    ax.fill_between(x, b.ci_low, b.ci_high, color=color, alpha=0.2, lw=0)
 
 
 def figure(ctx: Context):
@@ -63,7 +58,8 @@ def figure(ctx: Context):
         for j in range(1, 7):
             vals = _col(rec, f"sigma_{j}")
             if np.isfinite(vals).any():
-                _band(row[1], steps, np.log10(vals), plt.cm.viridis(0.8 * (j - 1) / 5), lw=1.1, label=f"$\\sigma_{j}$")
+                band(row[1], steps, np.log10(vals), plt.cm.viridis(0.8 * (j - 1) / 5), alpha=0.2, lw=1.1,
+                     label=f"$\\sigma_{j}$")
         row[0].set(xlabel="gradient step", ylabel=r"fraction learned $u_i^\top M v_i / s_i$")
         row[0].set_title(f"(a) {label(s.spec, ctx.varying)}, {len(s.seeds)} seeds", fontsize=8.5)
         row[0].legend(fontsize=6.5)

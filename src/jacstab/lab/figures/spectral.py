@@ -23,10 +23,11 @@ from jacstab.theory import residual_gated_exponent, residual_infinite_width_expo
 from jacstab.theory.gaussian import gaussian_constants
 
 
-def _band(ax, x, y, color, text=None):
+def band(ax, x, y, color, *, alpha: float = 0.25, **kw):
+    """Draw the seed mean of ``y`` (``(seeds, len(x))``) with its 95% t-CI band; ``kw`` go to the line."""
     b = mean_band(y)
-    ax.plot(x, b.mean, color=color, lw=1.2, label=text)
-    ax.fill_between(x, b.ci_low, b.ci_high, color=color, alpha=0.25, lw=0)
+    ax.plot(x, b.mean, color=color, **{"lw": 1.2, **kw})
+    ax.fill_between(x, b.ci_low, b.ci_high, color=color, alpha=alpha, lw=0)
     return b
 
 
@@ -64,14 +65,14 @@ def separation_figure(ctx: Context):
         dead = [i + 1 for i in range(k) if np.isneginf(ls[:, -1, i]).any()]
         for i in range(k):
             txt = f"$i = {i + 1}$" if i < 8 else None
-            _band(row[0], d, ls[:, :, i] / LN10, colors[i], txt)
-            _band(row[1], d, ls[:, :, i] / d, colors[i])
+            band(row[0], d, ls[:, :, i] / LN10, colors[i], label=txt)
+            band(row[1], d, ls[:, :, i] / d, colors[i])
             if np.isfinite(lam[i]):
                 row[1].plot(d, lam[i] + bb[i] / d, ls="--", color=colors[i], lw=0.8)
             if i + 1 < k:
                 with np.errstate(invalid="ignore"):  # -inf - -inf: both zero, no gap to draw
                     gap = ls[:, :, i] - ls[:, :, i + 1]
-                _band(row[2], d, np.where(np.isposinf(gap) | np.isnan(gap), np.nan, gap), colors[i])
+                band(row[2], d, np.where(np.isposinf(gap) | np.isnan(gap), np.nan, gap), colors[i])
         note = f"; $\\sigma_i = 0$ exactly for i in {dead} (not drawn)" if dead else ""
         row[0].set(xlabel="depth $d$", ylabel=r"$\log_{10}\sigma_i(J^{(d)})$")
         row[0].set_title(f"(a) separation: {_name(ctx, s)}{note}", fontsize=8.5)
@@ -117,7 +118,7 @@ def alignment_figure(ctx: Context):
         gh = np.where(np.isinf(gh), np.nan, gh)
         d = np.arange(1, s.spec.depth)
         k = _alignment_k(ctx)
-        _band(row[0], d, cos2, "C0", "measured (mean, 95% t-CI)")
+        band(row[0], d, cos2, "C0", label="measured (mean, 95% t-CI)")
         row[0].axhline(k / s.spec.width, **THEORY, label=f"chance level k/n = {k}/{s.spec.width}")
         row[0].set(xlabel="split depth $d$", ylabel=r"mean $\cos^2$ of principal angles", ylim=(0, 1.02))
         row[0].set_title(f"(a) {_name(ctx, s)}", fontsize=8.5)
