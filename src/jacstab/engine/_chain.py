@@ -10,8 +10,8 @@ For a residual block (``I + alpha W D``, paper 004) the support is every unit (:
 so nothing is restricted. Each factor comes from its layer (:meth:`jacstab.nets.layers.Dense.factor`). An
 intermediate step only needs ``W_d[a_d, a_{d-1}]``: ``|a_d| |a_{d-1}| |a_0| ~ n^3/8`` multiply-adds for ReLU, 8x
 fewer than the dense ``n^3``.
-``P_d`` is renormalised to unit Frobenius norm after each step and the log of the factor accumulated, so no depth
-overflows or underflows.
+``P_d`` is divided by its largest entry after each step (exact, and unlike a norm it cannot overflow) and the log of
+the factor accumulated, so no depth overflows or underflows.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from jacstab.nets.network import Network
 
 
 def _normalise(p: torch.Tensor) -> tuple[torch.Tensor, float]:
-    f = float(torch.linalg.matrix_norm(p))
+    f = float(p.abs().amax()) if p.numel() else 0.0  # the largest entry: exact, never overflows (a norm can)
     if f == 0.0 or not math.isfinite(f):
         return p, (-math.inf if f == 0.0 else math.nan)
     return p / f, math.log(f)
@@ -101,8 +101,8 @@ def prefix_chunks(
     """Yield ``(d0, F, ell)`` for consecutive runs of up to ``chunk`` depths ``d0 .. d0 + c - 1``: ``F`` stacks
     ``F_d = J^(d)[:, a_0] / e^{ell_d}`` (``c x n x |a_0|``), ``ell`` the log scales (``(c,)`` float64 tensor).
 
-    Same recurrence as :func:`prefix_products`, but the scale stays on the device: ``P`` is divided by its Frobenius
-    norm where that is positive and finite (else by 1), and ``ell`` accumulates its log (``-inf`` once the product
+    Same recurrence as :func:`prefix_products`, but the scale stays on the device: ``P`` is divided by its largest
+    entry where that is positive and finite (else by 1), and ``ell`` accumulates its log (``-inf`` once the product
     is exactly zero, which then stays zero; nan once non-finite). No host read of a tensor value.
     """
     sup = net.supports(gates)
@@ -124,10 +124,10 @@ def prefix_chunks(
             if d == depth:
                 break
             p = fs[i] if sup[d].full else fs[i].index_select(0, sup[d].idx)
-            fro = torch.linalg.matrix_norm(p).to(torch.float64)
-            good = (fro > 0) & torch.isfinite(fro)
-            p = p / torch.where(good, fro, torch.ones_like(fro)).to(p.dtype)
-            ell = ell + torch.log(fro)
+            big = p.abs().amax().to(torch.float64) if p.numel() else ell.new_zeros(())  # exact; a norm can overflow
+            good = (big > 0) & torch.isfinite(big)
+            p = p / torch.where(good, big, torch.ones_like(big)).to(p.dtype)
+            ell = ell + torch.log(big)
         yield d0, fs, ells
 
 
@@ -156,9 +156,10 @@ def depth_curve_dense(
     chunk = curve_chunk(net.width, m, depth)
     for d0, fs, ells in prefix_chunks(net, gates, depth, chunk) if m else ():
         f64 = fs.to(torch.float64)
-        top = top_eig_batched(
-            f64.mT @ f64, tol=tol, block=CURVE_BLOCK, round_steps=CURVE_ROUND_STEPS, generator=g
-        )
+        gram = f64.mT @ f64
+        if not bool(torch.isfinite(gram).all()):  # one host read per chunk; entries past ~1e154 overflow the Gram
+            f64, ells, gram = _rescaled(f64, ells, d0)
+        top = top_eig_batched(gram, tol=tol, block=CURVE_BLOCK, round_steps=CURVE_ROUND_STEPS, generator=g)
         sq = top.values
         if not bool(top.converged.all()):  # host read once per chunk, only on this rare path
             bad = torch.nonzero(~top.converged).flatten()
@@ -174,6 +175,21 @@ def depth_curve_dense(
             for d in range(d0, d0 + fs.shape[0]):
                 callback(d)
     return out.cpu()
+
+
+def _rescaled(f: torch.Tensor, ells: torch.Tensor, d0: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each prefix of the stack divided by its largest entry (exact scale kept in ``ells``) and its Gram matrix:
+    for weights so large that ``F^T F`` overflows float64 although ``F`` is finite."""
+    amax = f.abs().amax(dim=(1, 2))
+    amax = torch.where(amax > 0, amax, torch.ones_like(amax))
+    f = f / amax[:, None, None]
+    gram = f.mT @ f
+    if not bool(torch.isfinite(gram).all()):
+        raise ValueError(
+            f"the product of the weights overflows float64 between depths {d0} and {d0 + f.shape[0] - 1}; "
+            "rescale the weights (jacstab measures finite products only)"
+        )
+    return f, ells + torch.log(amax), gram
 
 
 def depth_curve_warm(

@@ -128,16 +128,21 @@ class BatchedTop:
     checks: int  # host reads of the stopping rule (one per round)
 
 
-def _orth_block(w: torch.Tensor, basis: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
-    """Batched: orthonormalise the blocks ``w`` (``C x m x b``) against ``basis`` (CGS2) and themselves (QR);
-    columns whose QR pivot is at most ``drop`` (an invariant subspace was reached) become zero, and a last
-    projection keeps the rest orthogonal to ``basis``. No host read."""
+def _orth_rows(w: torch.Tensor, basis: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
+    """Batched, rows as vectors: orthonormalise the row blocks ``w`` (``C x b x m``) against the rows of ``basis``
+    (``C x j x m``, CGS2: twice is enough) and themselves (a norm for ``b = 1``, else QR); rows whose pivot is at
+    most ``drop`` (an invariant subspace was reached) become zero. After a QR a last projection keeps the block
+    orthogonal to ``basis`` (the QR's rounding is relative to the block's norm). No host read."""
     for _ in range(2):
-        w = w - basis @ (basis.mT @ w)
-    q, r = torch.linalg.qr(w)
+        w = w - (w @ basis.mT) @ basis
+    if w.shape[1] == 1:  # one vector: normalising it is exact (the hot path of depth curves)
+        piv = torch.linalg.vector_norm(w, dim=2, keepdim=True)
+        keep = piv > drop
+        return torch.where(keep, w / torch.where(keep, piv, torch.ones_like(piv)), 0.0)
+    q, r = torch.linalg.qr(w.mT)
     keep = torch.diagonal(r, dim1=1, dim2=2).abs()[:, None, :] > drop
-    q = torch.where(keep, q, 0.0)
-    return q - basis @ (basis.mT @ q)
+    q = torch.where(keep, q, 0.0).mT
+    return q - (q @ basis.mT) @ basis
 
 
 def top_eig_batched(
@@ -151,15 +156,18 @@ def top_eig_batched(
 ) -> BatchedTop:
     """Top eigenvalue of every matrix of a stack ``a`` (``C x m x m``, symmetric PSD) by batched block Lanczos.
 
-    One random start block (``m x block`` from ``generator``, the same for every matrix) and full
-    reorthogonalisation; the recurrences run as batched matrix products with no host synchronisation inside a round
-    of ``round_steps`` block steps (a batched product with a block streams ``a`` once, so a block of 8 costs about
-    what one vector does). After each round the Ritz residual ``||A x - theta x|| <= tol theta + 100 eps theta``
+    One random start block (``block`` vectors of length ``m`` from ``generator``, the same for every matrix) and
+    full reorthogonalisation; the recurrences run as batched matrix products with no host synchronisation inside a
+    round of ``round_steps`` block steps. Vectors are kept as rows: ``A q = (q^T A)^T`` for symmetric ``A``, and a
+    batched row-vector-times-matrix product streams ``a`` at memory speed (about 4x faster on the CPU than the
+    batched matrix-times-column product, which falls off the BLAS fast path); the Krylov basis is preallocated, not
+    concatenated. After each round the Ritz residual ``||A x - theta x|| <= tol theta + 100 eps theta``
     (``||x|| = 1``; then an eigenvalue of ``A`` lies within the residual of ``theta``) is checked for the whole
     stack at once, one host read, and only the matrices that have not met it go on (the batch is compacted). A
-    breakdown (pivot ``<= 100 eps tr A``: an invariant subspace) leaves zero columns in the basis, which add zero
+    breakdown (pivot ``<= 100 eps tr A``: an invariant subspace) leaves zero rows in the basis, which add zero
     Ritz values only. Stops when every matrix passes or the Krylov dimension reaches ``max_dim`` (default ``m``:
-    the whole space, Ritz values exact up to rounding).
+    the whole space, Ritz values exact up to rounding). ``a`` need only be symmetric to rounding (a formed Gram
+    matrix): the products then use ``A^T``, which differs from ``A`` by rounding.
 
     Returns:
         :class:`BatchedTop`; callers recompute the matrices with ``converged`` False by a dense method.
@@ -172,28 +180,38 @@ def top_eig_batched(
     converged = torch.zeros(c, dtype=torch.bool, device=a.device)
     live = torch.arange(c, device=a.device)  # rows of the stack still iterating
     drop = (100 * eps) * torch.diagonal(a, dim1=1, dim2=2).sum(-1)[:, None, None]
-    start = torch.randn(m, b, generator=generator, dtype=torch.float64).to(a).expand(c, m, b)
-    q = _orth_block(start, a.new_zeros(c, m, 0), drop)
-    basis, abasis = a.new_zeros(c, m, 0), a.new_zeros(c, m, 0)
-    checks = 0
+    start = torch.randn(b, m, generator=generator, dtype=torch.float64).to(a).expand(c, b, m)
+    cap = (max_dim // b) * b  # Krylov dimension at which the iteration stops
+    basis, abasis = a.new_empty(c, cap, m), a.new_empty(c, cap, m)  # only rows [:j] are ever read
+    q = _orth_rows(start, basis[:, :0], drop)
+    j, checks = 0, 0
     while True:
         for _ in range(round_steps):
-            w = a @ q
-            basis, abasis = torch.cat([basis, q], 2), torch.cat([abasis, w], 2)
-            if basis.shape[2] + b > max_dim:
+            w = q @ a  # rows: (A q^T)^T
+            basis[:, j : j + b], abasis[:, j : j + b] = q, w
+            j += b
+            if j + b > max_dim:
                 break
-            q = _orth_block(w, basis, drop)
-        t = basis.mT @ abasis
+            q = _orth_rows(w, basis[:, :j], drop)
+        bs, abs_ = basis[:, :j], abasis[:, :j]
+        t = bs @ abs_.mT
         theta, y = torch.linalg.eigh(0.5 * (t + t.mT))
-        top, y = theta[:, -1].clamp(min=0), y[:, :, -1:]
-        x = basis @ y
+        top, y = theta[:, -1].clamp(min=0), y[:, :, -1:].mT  # y: C x 1 x j
+        x = y @ bs
         nx = torch.linalg.vector_norm(x, dim=(1, 2))
-        res = torch.linalg.vector_norm(abasis @ y - x * top[:, None, None], dim=(1, 2))
+        res = torch.linalg.vector_norm(y @ abs_ - x * top[:, None, None], dim=(1, 2))
         ok = (res <= (tol + 100 * eps) * top * nx) | torch.isnan(top)
         values[live], converged[live] = top, ok
         checks += 1
-        if basis.shape[2] + b > max_dim or bool(ok.all()):
-            return BatchedTop(values, converged, basis.shape[2], checks)
+        if j + b > max_dim or bool(ok.all()):
+            return BatchedTop(values, converged, j, checks)
         keep = torch.nonzero(~ok).flatten()  # compact: only the matrices still short of the rule go on
         live, a, q, drop = live[keep], a[keep], q[keep], drop[keep]
-        basis, abasis = basis[keep], abasis[keep]
+        basis, abasis = _compact(basis, keep, j), _compact(abasis, keep, j)
+
+
+def _compact(stack: torch.Tensor, keep: torch.Tensor, j: int) -> torch.Tensor:
+    """``stack[keep]`` with only the first ``j`` rows of each matrix copied (the rest is never read)."""
+    out = stack.new_empty(keep.numel(), *stack.shape[1:])
+    out[:, :j] = stack[keep, :j]
+    return out

@@ -136,7 +136,7 @@ class Network:
     def states(self, y0: torch.Tensor, depth: int | None = None, *, normalise: bool = False) -> Iterator[torch.Tensor]:
         """Yield ``Y_0, Y_1, ..., Y_depth`` (shape ``(n,)`` or ``(batch, n)``): the one forward recurrence.
 
-        ``normalise``: rescale each ``Y_k`` to unit norm per sample before the next layer. For positively
+        ``normalise``: rescale each ``Y_k`` to unit largest entry per sample before the next layer. For positively
         homogeneous activations this leaves every gate ``D_k`` unchanged and keeps ``Y_k`` in the float range at
         any depth (``||Y_k|| ~ (sigma2/2)^(k/2)`` for ReLU); for others it changes the map (do not use it then).
         """
@@ -144,7 +144,7 @@ class Network:
         y = y0
         for k in range(depth + 1):
             if normalise:
-                s = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
+                s = y.abs().amax(dim=-1, keepdim=True)  # exact and overflow-free (a norm overflows past ~1e154)
                 y = y / torch.where(s > 0, s, torch.ones_like(s))
             yield y
             if k < depth:
@@ -157,9 +157,15 @@ class Network:
 
     def check_finite(self) -> None:
         """Raise ``ValueError`` naming the first matrix with a nan or inf entry (a NaN would otherwise turn norms
-        into 0 or -inf silently). Cost: one pass over the weights, small next to any product of them."""
+        into 0 or -inf silently). Cost: one reading pass over the weights (a sum per matrix: a nan or inf entry makes
+        it non-finite) and one host read; only a matrix whose sum is not finite is checked entry by entry (a sum of
+        huge finite entries can overflow, which is not an error)."""
         named = [(f"hidden matrix W_{k} (net.weights[{k - 1}])", w) for k, w in enumerate(self.weights, 1)]
-        for name, w in [("net.w_in", self.w_in), *named, ("net.w_out", self.w_out)]:
+        mats = [("net.w_in", self.w_in), *named, ("net.w_out", self.w_out)]
+        sums = torch.stack([w.sum(dtype=torch.float64).to(self.w_in.device) for _, w in mats])
+        if bool(torch.isfinite(sums).all()):
+            return
+        for name, w in mats:
             if not bool(torch.isfinite(w).all()):
                 bad = int((~torch.isfinite(w)).sum())
                 raise ValueError(f"{name} has {bad} nan or inf entries; jacstab measures finite networks only")
@@ -172,10 +178,15 @@ class Network:
 
     def gates(self, x: torch.Tensor, depth: int | None = None) -> list[Gate]:
         """``[D_0, ..., D_{depth-1}]`` at one raw input ``x`` (shape ``(in_dim,)``), from the renormalised forward
-        pass where the activation allows it (exact at any depth), else the plain one."""
+        pass where the activation allows it (exact at any depth), else the plain one. Equal to
+        ``[layer.gate(Y_k)]``; built from one stack of derivatives (:meth:`Gate.stack`) unless the gates carry
+        permutations (``groupsort``)."""
         depth = self.depth if depth is None else depth
         ys = self.states(self.input_map(x), depth - 1, normalise=self.activation.homogeneous)
-        return [self.layers[k].gate(y) for k, y in enumerate(ys)]
+        if depth < 1 or any(layer.activation.mix is not None for layer in self.layers[:depth]):
+            return [self.layers[k].gate(y) for k, y in enumerate(ys)]  # groupsort: a permutation per gate
+        # one stack of derivatives, two host reads in all (not a few per layer: the GPU contract)
+        return Gate.stack(torch.stack([self.layers[k].derivative(y) for k, y in enumerate(ys)]))
 
     def input_map(self, x: torch.Tensor) -> torch.Tensor:
         """``Y_0 = W_in x`` for ``x`` of shape ``(d,)`` or ``(batch, d)``."""
