@@ -107,7 +107,7 @@ def test_depth_curve_takes_the_batched_lanczos_path_and_matches_the_svd(monkeypa
     # forced non-convergence (Krylov dimension capped at 2 < the ~32 active units): the SVD fallback, per depth
     monkeypatch.setattr(chain, "top_eig_batched", lambda a, **kw: real(a, **{**kw, "max_dim": 2}))
     again, info = jacstab.depth_curve(net, return_info=True)
-    assert info.fallback and len(info.fallbacks) == 3 and "-> SVD" in info.fallbacks[0]
+    assert info.fallback and len(info.fallbacks) == 3 and "-> dense eigenvalues" in info.fallbacks[0]
     torch.testing.assert_close(again, curve, rtol=0, atol=1e-9)  # both within 5e-11 relative of the exact norm
 
 
@@ -116,7 +116,7 @@ def test_depth_curve_chunks_and_compaction_agree_with_one_stack(monkeypatch):
     # must give the same curve as one stack: the same exact norms, each to 5e-11 relative (atol on logs 1e-9)
     net = sample(NetSpec(48, 7, activation="tanh"), 2)
     whole = jacstab.depth_curve(net)
-    monkeypatch.setattr(chain, "curve_chunk", lambda width, cols, depth: 2)
+    monkeypatch.setattr(chain, "curve_chunk", lambda cols, depth: 2)
     monkeypatch.setattr(chain, "CURVE_ROUND_STEPS", 1)
     torch.testing.assert_close(jacstab.depth_curve(net), whole, rtol=0, atol=1e-9)
     for d in (1, 7):

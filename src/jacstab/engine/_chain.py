@@ -95,15 +95,27 @@ def prefix_products(
             return
 
 
-def prefix_chunks(
+def _largest(f: torch.Tensor) -> torch.Tensor:
+    """``max |f_ij|`` as a float64 device scalar (0 for an empty ``f``): an exact scale that cannot overflow (a norm
+    can, past ~1e154); one reduction pass, no host read."""
+    if not f.numel():
+        return torch.zeros((), dtype=torch.float64, device=f.device)
+    lo, hi = torch.aminmax(f)
+    return torch.maximum(hi, -lo).to(torch.float64)
+
+
+def prefix_grams(
     net: Network, gates: list[Gate], depth: int, chunk: int
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """Yield ``(d0, F, ell)`` for consecutive runs of up to ``chunk`` depths ``d0 .. d0 + c - 1``: ``F`` stacks
-    ``F_d = J^(d)[:, a_0] / e^{ell_d}`` (``c x n x |a_0|``), ``ell`` the log scales (``(c,)`` float64 tensor).
+    """Yield ``(d0, G, ell)`` for consecutive runs of up to ``chunk`` depths ``d0 .. d0 + c - 1``: ``G`` stacks the
+    float64 Gram matrices ``G_d = F_d^T F_d / e^{2 ell_d}`` (``c x |a_0| x |a_0|``) of ``F_d = J^(d)[:, a_0]``,
+    ``ell`` their log scales (``(c,)`` float64), so ``log ||J^(d)|| = ell_d + log lambda_max(G_d) / 2``.
 
-    Same recurrence as :func:`prefix_products`, but the scale stays on the device: ``P`` is divided by its largest
-    entry where that is positive and finite (else by 1), and ``ell`` accumulates its log (``-inf`` once the product
-    is exactly zero, which then stays zero; nan once non-finite). No host read of a tensor value.
+    Same recurrence as :func:`prefix_products`; each ``F_d`` is divided by its largest entry (exact, and its Gram
+    entries then lie in ``[-n, n]``: nothing overflows or underflows at any weight scale), its Gram matrix is formed
+    while ``F_d`` is still in cache, and only its active rows go on as ``P_d``. The scales stay on the device
+    (``ell = -inf`` once the product is exactly zero; ``+inf`` or nan only if a product of finite weights overflows
+    float64). No host read of a tensor value.
     """
     sup = net.supports(gates)
     m = sup[0].size
@@ -111,24 +123,21 @@ def prefix_chunks(
     ell = torch.zeros((), dtype=torch.float64, device=net.device)
     for d0 in range(1, depth + 1, chunk):
         c = min(chunk, depth - d0 + 1)
-        fs = torch.empty(c, net.width, m, dtype=net.dtype, device=net.device)
+        grams = torch.empty(c, m, m, dtype=torch.float64, device=net.device)
         ells = torch.empty(c, dtype=torch.float64, device=net.device)
         for i in range(c):
             d = d0 + i
             blk = net.layers[d - 1].factor(gates[d - 1], None)
-            if p is None:
-                fs[i] = blk
-            else:
-                torch.matmul(blk, p, out=fs[i])
-            ells[i] = ell
-            if d == depth:
-                break
-            p = fs[i] if sup[d].full else fs[i].index_select(0, sup[d].idx)
-            big = p.abs().amax().to(torch.float64) if p.numel() else ell.new_zeros(())  # exact; a norm can overflow
-            good = (big > 0) & torch.isfinite(big)
-            p = p / torch.where(good, big, torch.ones_like(big)).to(p.dtype)
+            f = blk if p is None else blk @ p
+            big = _largest(f)
+            f = f / torch.where((big > 0) & torch.isfinite(big), big, torch.ones_like(big)).to(f.dtype)
             ell = ell + torch.log(big)
-        yield d0, fs, ells
+            ells[i] = ell
+            f64 = f.to(torch.float64)
+            torch.matmul(f64.T, f64, out=grams[i])
+            if d < depth:
+                p = f if sup[d].full else f.index_select(0, sup[d].idx)
+        yield d0, grams, ells
 
 
 def depth_curve_dense(
@@ -140,12 +149,16 @@ def depth_curve_dense(
 ) -> torch.Tensor:
     """``log ||J^(d)||`` for ``d = 1..depth`` from one pass over the prefix products, in chunks of depths.
 
-    For a chunk of prefixes ``F_d`` (:func:`prefix_chunks`) the Gram matrices ``G_d = F_d^T F_d`` are formed by
-    one batched product (float64), and ``||F_d||^2 = lambda_max(G_d)`` comes from batched Lanczos
+    For a chunk of prefixes ``F_d`` the scaled Gram matrices ``G_d = F_d^T F_d`` (:func:`prefix_grams`, float64)
+    are stacked, and ``||F_d||^2 = lambda_max(G_d)`` comes from batched Lanczos
     (:func:`~jacstab.engine._krylov.top_eig_batched`: stopping rule on the Ritz residual, relative ``1e-10`` of
     ``lambda`` in float64, ``1e-6`` in float32, so ``||F_d||`` to half that). Depths whose Lanczos did not meet the
-    rule fall back to the SVD of ``F_d`` (recorded in ``info``). Host reads: one per Lanczos round and chunk
-    (``CURVE_ROUND_STEPS``, ``CURVE_CHUNK_BYTES`` in :mod:`~jacstab.engine._resolve`), plus the final copy.
+    rule fall back to the dense eigenvalues of ``G_d`` (``eigvalsh``: ``lambda_max`` to ``eps ||G_d||``, i.e.
+    relative ``eps``; recorded in ``info``). Host reads: one per Lanczos round and chunk, one overflow check per
+    chunk (``CURVE_ROUND_STEPS``, ``CURVE_CHUNK_BYTES`` in :mod:`~jacstab.engine._resolve`), plus the final copy.
+
+    Raises:
+        ValueError: a product of the (finite) weights overflows float64.
     """
     m = net.supports(gates[:1])[0].size
     if m > CURVE_GRAM_MAX_COLS:
@@ -153,43 +166,31 @@ def depth_curve_dense(
     out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
     tol = 1e-10 if net.dtype == torch.float64 else 1e-6
     g = torch.Generator().manual_seed(0)
-    chunk = curve_chunk(net.width, m, depth)
-    for d0, fs, ells in prefix_chunks(net, gates, depth, chunk) if m else ():
-        f64 = fs.to(torch.float64)
-        gram = f64.mT @ f64
-        if not bool(torch.isfinite(gram).all()):  # one host read per chunk; entries past ~1e154 overflow the Gram
-            f64, ells, gram = _rescaled(f64, ells, d0)
-        top = top_eig_batched(gram, tol=tol, block=CURVE_BLOCK, round_steps=CURVE_ROUND_STEPS, generator=g)
+    chunk = curve_chunk(m, depth)
+    for d0, grams, ells in prefix_grams(net, gates, depth, chunk) if m else ():
+        c = grams.shape[0]
+        if bool(torch.isposinf(ells).any() | torch.isnan(ells).any()):  # one host read per chunk
+            raise ValueError(
+                f"the product of the weights overflows float64 between depths {d0} and {d0 + c - 1}; "
+                "rescale the weights (jacstab measures finite products only)"
+            )
+        top = top_eig_batched(grams, tol=tol, block=CURVE_BLOCK, round_steps=CURVE_ROUND_STEPS, generator=g)
         sq = top.values
         if not bool(top.converged.all()):  # host read once per chunk, only on this rare path
             bad = torch.nonzero(~top.converged).flatten()
             sq = sq.clone()
-            sq[bad] = torch.linalg.matrix_norm(f64[bad], ord=2) ** 2
+            sq[bad] = torch.linalg.eigvalsh(grams[bad])[:, -1].clamp(min=0)
             if info is not None:
                 info.fallbacks += [
-                    f"norm of the depth-{d0 + int(i)} prefix {tuple(fs.shape[1:])}: Lanczos did not converge -> SVD"
+                    f"norm of the depth-{d0 + int(i)} prefix ({net.width} x {m}): Lanczos did not converge -> "
+                    "dense eigenvalues of its Gram matrix"
                     for i in bad.tolist()
                 ]
-        out[d0 - 1 : d0 - 1 + fs.shape[0]] = ells + 0.5 * torch.log(sq)
+        out[d0 - 1 : d0 - 1 + c] = ells + 0.5 * torch.log(sq)
         if callback is not None:
-            for d in range(d0, d0 + fs.shape[0]):
+            for d in range(d0, d0 + c):
                 callback(d)
     return out.cpu()
-
-
-def _rescaled(f: torch.Tensor, ells: torch.Tensor, d0: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each prefix of the stack divided by its largest entry (exact scale kept in ``ells``) and its Gram matrix:
-    for weights so large that ``F^T F`` overflows float64 although ``F`` is finite."""
-    amax = f.abs().amax(dim=(1, 2))
-    amax = torch.where(amax > 0, amax, torch.ones_like(amax))
-    f = f / amax[:, None, None]
-    gram = f.mT @ f
-    if not bool(torch.isfinite(gram).all()):
-        raise ValueError(
-            f"the product of the weights overflows float64 between depths {d0} and {d0 + f.shape[0] - 1}; "
-            "rescale the weights (jacstab measures finite products only)"
-        )
-    return f, ells + torch.log(amax), gram
 
 
 def depth_curve_warm(

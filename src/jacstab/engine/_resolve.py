@@ -19,7 +19,7 @@ DENSE_NORM_MAX = 192
 # Torch callable, method="auto": matrix-free jvp/vjp Lanczos above this input size, for k <= m / 8.
 JVP_MIN_INPUT = 1024
 JVP_K_DIVISOR = 8
-# Depth curves: prefixes are processed in chunks of depths whose stacked float64 Gram inputs stay below this many
+# Depth curves: prefixes are processed in chunks of depths whose stacked float64 Gram matrices stay below this many
 # bytes; batched Lanczos checks its stopping rule (one host read) every CURVE_ROUND_STEPS steps.
 # (benchmarks/bench_core.py: ~10 Lanczos steps per prefix at n = 256, up to ~35 at depth 1.)
 CURVE_CHUNK_BYTES = 256 * 2**20
@@ -103,9 +103,10 @@ def plan_operator(method: str) -> Plan:
     return Plan("lanczos", "auto: matrix-free") if method == "auto" else Plan(method, "requested")
 
 
-def curve_chunk(width: int, cols: int, depth: int) -> int:
-    """How many prefixes (``width x cols`` each, float64) a depth curve stacks at once (at least 1)."""
-    return max(1, min(depth, CURVE_CHUNK_BYTES // max(1, 8 * width * cols)))
+def curve_chunk(cols: int, depth: int) -> int:
+    """How many Gram matrices of prefixes (``cols x cols`` each, float64) a depth curve stacks at once (at least
+    1)."""
+    return max(1, min(depth, CURVE_CHUNK_BYTES // max(1, 8 * cols * cols)))
 
 
 def lanczos_block(k: int, n: int) -> int:
