@@ -211,3 +211,11 @@ def test_theory_is_numpy_only():
     import jacstab.theory.partial as mod
 
     assert "torch" not in mod.__dict__
+
+
+def test_numpy_widths_and_the_memory_limit(monkeypatch):
+    assert partial_isometry_dims(np.array([8, 6, 4])).tolist() == [6, 4]
+    assert partial_isometry_fraction(range(8, 2, -2)).tolist() == [0.75, 0.5]
+    monkeypatch.setenv("JACSTAB_MAX_BYTES", "100")  # 8*6 + 6*4 = 72 float64 entries = 576 bytes
+    with pytest.raises(ValueError, match=r"need .* GiB for the weights, over the limit .* use fewer or narrower"):
+        jacstab.partial_isometry_net((8, 6, 4), seed=0)

@@ -90,7 +90,7 @@ def partial_isometry_net(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
     device = check_device(device)
-    need = sum(a * b for a, b in itertools.pairwise(w)) * (8 + torch.tensor([], dtype=dtype).element_size())
+    need = sum(a * b for a, b in itertools.pairwise(w)) * torch.tensor([], dtype=dtype).element_size()
     if need > memory_limit():
         raise ValueError(f"widths {list(w)} need {need / 2**30:.3g} GiB for the weights, over the limit of "
                          f"{memory_limit() / 2**30:.3g} GiB (80% of memory, or ${MAX_BYTES_ENV}); use fewer or "

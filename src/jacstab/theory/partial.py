@@ -59,8 +59,9 @@ def check_widths(widths: Sequence[int], activation: str = "groupsort") -> tuple[
             says how to fix it.
     """
     check_choice("activation", activation, PARTIAL_GATES)
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)):
         raise ValueError(f"widths must be a sequence of integers (n_0, ..., n_L), e.g. (64, 48, 32), got {widths!r}")
+    widths = list(widths)
     if not 2 <= len(widths) <= MAX_PARTIAL_DEPTH + 1:
         raise ValueError(f"widths needs 2 to {MAX_PARTIAL_DEPTH + 1} entries (the input width and one per layer), "
                          f"got {len(widths)}: give e.g. (64, 32)")
