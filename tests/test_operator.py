@@ -51,6 +51,19 @@ def test_operator_of_a_callable_and_of_a_dead_network():
     assert jacstab.jacobian_operator(_net().replace(weights=ws), depth=4) is None
 
 
+def test_matrix_free_operator_of_a_bias_free_module_with_trainable_weights():
+    # nn.Linear(bias=False) on a 1-D x traces to an in-place squeeze_; with weights that require grad, J v failed
+    # ("a leaf Variable that requires grad is being used in an in-place operation") until J v ran under no_grad
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5, bias=False), torch.nn.Tanh(), torch.nn.Linear(5, 4, bias=False))
+    model = model.double()
+    assert all(p.requires_grad for p in model.parameters())
+    x = torch.randn(6, dtype=torch.float64)
+    op = jacstab.jacobian_operator(model, x, method="jvp")
+    ref = torch.func.jacrev(model)(x).detach()
+    torch.testing.assert_close(op.matmat(torch.eye(6, dtype=torch.float64)), ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(op.rmatmat(torch.eye(4, dtype=torch.float64)), ref.T, rtol=1e-12, atol=1e-12)
+
+
 def test_resolver_owns_every_threshold():
     assert R.plan_network(R.LANCZOS_MIN_WIDTH, 1, "auto").method == "lanczos"
     assert R.plan_network(R.LANCZOS_MIN_WIDTH - 1, 1, "auto").method == "dense"

@@ -317,3 +317,25 @@ def test_auto_switches_to_hutchinson_above_the_threshold(monkeypatch):
 def test_callable_with_an_infinite_jacobian_is_a_clear_error():
     with pytest.raises(ValueError, match="Jacobian of the callable at x has nan or inf"):
         jacstab.isometry_defect(torch.sqrt, torch.zeros(3, dtype=torch.float64))  # d sqrt(x)/dx = inf at 0
+
+
+def test_cli_theory_predict_takes_the_block_field(capsys):
+    from jacstab.cli import main
+
+    def run(argv):
+        with pytest.raises(SystemExit) as e:
+            main(["theory", *argv])
+        out, err = capsys.readouterr()
+        return e.value.code, out, err
+
+    argv = ["predict", "-n", "64", "-L", "1000", "--init", "orthogonal", "--sigma2", "1", "--format", "json"]
+    code, out, _ = run([*argv, "--block", "reflection"])
+    rows = {r["quantity"]: r for r in json.loads(out)}
+    spec = NetSpec(64, 1000, init="orthogonal", sigma2=1.0, block="reflection")
+    assert code == 0 and list(rows.values()) == json.loads(json.dumps(jacstab.theory.predict(spec).rows()))
+    assert rows["all_singular_values_1"]["value"] == 1.0
+    assert rows["all_singular_values_1"]["note"].startswith("exact: every factor I - 2 W^T D W is a reflection")
+    code, out, _ = run(argv)  # default dense relu: not orthogonal, no isometry claim
+    assert code == 0 and {r["quantity"]: r for r in json.loads(out)}["all_singular_values_1"]["value"] is None
+    code, out, err = run(["edge", "--block", "reflection"])
+    assert code == 2 and out == "" and "--block applies to `theory predict` only" in err

@@ -23,6 +23,7 @@ _EXPORTS = {
     "Layer": "jacstab.nets",
     "sample": "jacstab.nets",
     "default_input": "jacstab.nets",
+    "partial_isometry_net": "jacstab.nets",
     "jacobian_operator": "jacstab.engine",
     "depth_curve": "jacstab.engine",
     "log_norm": "jacstab.engine",
@@ -69,6 +70,7 @@ __all__ = [
     "lyapunov_exponents",
     "masks",
     "nets",
+    "partial_isometry_net",
     "pruning",
     "read_idx",
     "rescale",
@@ -98,7 +100,7 @@ if TYPE_CHECKING:  # pragma: no cover
         masks,
         singular_values,
     )
-    from jacstab.nets import Layer, Network, default_input, sample
+    from jacstab.nets import Layer, Network, default_input, partial_isometry_net, sample
     from jacstab.specs import CorrelationModel, NetSpec, Pruning
     from jacstab.training import load_dataset, read_idx, teacher_dynamics, train
     from jacstab.usermodel import analyze, rescale

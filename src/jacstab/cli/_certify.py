@@ -6,7 +6,7 @@ import math
 
 import click
 
-from jacstab._checks import ACTIVATIONS, INITS
+from jacstab._checks import ACTIVATIONS, BLOCKS, INITS
 from jacstab.cli._common import (
     api,
     device_of,
@@ -127,8 +127,11 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
 
     L, p, s2, init = o["depth"], o["p"], o["sigma2"], o["init"]
     if kind == "predict":
-        spec = api("NetSpec")(o["width"], L, activation=o["activation"], sigma2=s2, init=init)
+        spec = api("NetSpec")(o["width"], L, activation=o["activation"], sigma2=s2, init=init, block=o["block"])
         return ["quantity", "value", "formula", "source", "note"], T.predict(spec).rows()
+    if o["block"] != "dense":
+        raise ValueError(f"--block applies to `theory predict` only; {kind} is the plain MLP's theory: drop --block, "
+                         "or run `jacstab theory predict --block ...`")
     if o["activation"] != "relu" and kind != "lognormal":
         raise ValueError(
             f"--activation applies to `theory predict` and `theory lognormal`; {kind} uses the Bernoulli(p) gate "
@@ -173,6 +176,7 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
     example=[
         "jacstab theory edge --depth 20 --sigma2 1 --p 1",
         "jacstab theory predict -n 256 -L 100 --activation linear --sigma2 1",
+        "jacstab theory predict -n 64 -L 1000 --block reflection --init orthogonal --sigma2 1",
     ],
 )
 @click.argument("kind", type=Choice(THEORY_KINDS))
@@ -197,6 +201,15 @@ def _theory_rows(kind: str, o: dict) -> tuple[list[str], list[dict]]:
     show_default=True,
     help="predict (any), lognormal (relu or linear).",
 )
+@option(
+    "--block",
+    group="Model",
+    type=Choice(BLOCKS),
+    default="dense",
+    show_default=True,
+    help="predict: the layer kind; reflection = Y - 2 W^T relu(W Y) (paper 003; orthogonal J with --init orthogonal "
+    "--sigma2 1).",
+)
 @option("--k", "k", group="Theory", type=int, default=8, show_default=True, help="moments: how many (<= 2000).")
 @option("--points", group="Theory", type=int, default=50, show_default=True, help="density: grid size (<= 10,000).")
 @option("--sparsities", group="Theory", default="0.1,0.5,0.8,0.9,0.95,0.99", show_default=True, help="scaling.")
@@ -206,7 +219,8 @@ def theory(kind: str, **o) -> None:
 
     \b
     predict:   jacstab.theory.predict for the network (--width, --depth, --activation, --sigma2,
-               --init): growth per layer, condition (ii), the edge at L, or "no prediction"
+               --init, --block): growth per layer, condition (ii), the edge at L, the
+               isometry statement (paper 003), or "no prediction"
     edge:      predicted log||J^(d)|| (free probability, n -> inf), d = 1..L, and
                theorem_2_2_log_norm = d (1/2) log(sigma2 p): Theorem 2.2's growth with
                Bernoulli(p) gates (E[D^2] = p; p = 1/2 gives (1/2) log(sigma2/2) per layer)

@@ -136,27 +136,30 @@ def progress(enabled: bool | None, total: int, what: str) -> Iterator[Callable[.
 
 
 def input_note(spec: Any) -> None:
-    note(
-        f"note: input x = fixed normalised Gaussian input, ||x||^2 = d = {spec.input_dim} "
-        "(no dataset given; see README, 'Python API')"
-    )
+    _gaussian_note(spec.input_dim)
 
 
-def input_of(o: dict[str, Any], spec: Any, dtype: Any, dev: Any) -> Any:
-    """The input tensor of ``--input`` (None: the default Gaussian input), with a note on stderr saying which."""
+def _gaussian_note(d: int) -> None:
+    note(f"note: input x = fixed normalised Gaussian input, ||x||^2 = d = {d} (no dataset given; see README, "
+         "'Python API')")
+
+
+def input_of(o: dict[str, Any], in_dim: int, dtype: Any, dev: Any, *, fix: str = "--in-dim {d}") -> Any:
+    """The input tensor of ``--input`` (None: the default Gaussian input of dimension ``in_dim``), with a note on
+    stderr saying which; ``fix``: the option that sets the input dimension, for the mismatch error."""
     text = o.get("input_", "gaussian")
     from jacstab.lab.trials import parse_input
 
     kind, name, index = parse_input(text)
     if kind == "default":
-        input_note(spec)
+        _gaussian_note(in_dim)
         return None
     from jacstab.training.data import dataset_input, load_dataset
 
     x = dataset_input(name, index, o.get("data_dir"))
-    if x.numel() != spec.input_dim:
+    if x.numel() != in_dim:
         raise ValueError(f"--input {text}: the image has d = {x.numel()} pixels but the network's input dimension is "
-                         f"{spec.input_dim}; give --in-dim {x.numel()}")
+                         f"{in_dim}; give {fix.format(d=x.numel())}")
     note(f"note: input x = test image {index} of {load_dataset(name, o.get('data_dir')).describe()}")
     return x.to(dtype=dtype, device=dev)
 
@@ -185,7 +188,7 @@ def run_seeds(o: dict[str, Any], columns: list[str], rows_for_seed: RowsForSeed,
     configure_threads(spec.width)
     sample = _sampler(o)
     first = sample(spec, seeds[0], dtype=dtype, device=dev)  # sampling errors surface before any output
-    o["x"] = input_of(o, spec, dtype, dev)
+    o["x"] = input_of(o, spec.input_dim, dtype, dev)
     with rows_out(columns, o["fmt"]) as out, progress(o["progress"], len(seeds) * work, what) as advance:
         for seed in seeds:
             net = first if seed == seeds[0] else sample(spec, seed, dtype=dtype, device=dev)

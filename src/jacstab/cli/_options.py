@@ -158,11 +158,13 @@ def format_option(*, progress: bool = False) -> Callable[[Callable], Callable]:
     return _stack(opts + flag_options())
 
 
-def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Callable:
+def network_options(f: Callable | None = None, *, dtype: str = "float64", sized: bool = True) -> Callable:
     """The network, pruning, correlation and seed options shared by every measuring command (``dtype``: the default
-    of ``--dtype``; ``train`` uses float32). Use as ``@network_options`` or ``@network_options(dtype=...)``."""
+    of ``--dtype``; ``train`` uses float32; ``sized=False``: ``--width``/``--depth`` optional, for a command that
+    builds its network another way, e.g. ``isometry --widths``). Use as ``@network_options`` or
+    ``@network_options(dtype=...)``."""
     if f is None:
-        return lambda g: network_options(g, dtype=dtype)
+        return lambda g: network_options(g, dtype=dtype, sized=sized)
     net, prune, corr, seeds = "Network", "Pruning", "Correlation", "Seeds"
     opts = [
         option(
@@ -170,11 +172,11 @@ def network_options(f: Callable | None = None, *, dtype: str = "float64") -> Cal
             "-n",
             group=net,
             type=int,
-            required=True,
+            required=sized,
             help="Hidden width n (>= 1; the weights, 8 L n^2 bytes, must fit in 80% of memory: checked first).",
         ),
         option(
-            "--depth", "-L", group=net, type=int, required=True, help="Depth L: hidden n x n matrices (same bound)."
+            "--depth", "-L", group=net, type=int, required=sized, help="Depth L: hidden n x n matrices (same bound)."
         ),
         option("--activation", group=net, type=Choice(ACTIVATIONS), default="relu", show_default=True),
         option("--slope", group=net, type=float, default=0.01, show_default=True, help="leaky_relu negative slope."),

@@ -161,7 +161,10 @@ class FuncJacobian(JacobianOperator):
         super().__init__((out.numel(), x.numel()), 0.0, x.dtype, x.device)
 
     def _matmat(self, v):
-        return self._fwd(v).reshape(self.shape[0], v.shape[1]).detach()
+        # no_grad: the traced jvp graph of an nn.Module whose parameters require grad (nn.Linear on a 1-D x)
+        # applies squeeze_ to a tensor autograd sees as a leaf; J v needs no autograd graph of the parameters
+        with torch.no_grad():
+            return self._fwd(v).reshape(self.shape[0], v.shape[1]).detach()
 
     def _rmatmat(self, u):
         return self._bwd(u).detach()

@@ -20,6 +20,7 @@ STREAM_STATS = 9  # jacstab.stats: which gate entries and pairs are examined (ke
 STREAM_GATES = 8  # gates='bernoulli': D_k drawn from generator(child_seed(seed, STREAM_GATES), k), k = 0..L-1
 STREAM_ABLATION = 10  # prune_ablation: (10, 1, k) shuffles mask k, (10, 2, k) re-draws the kept weights of W_k
 STREAM_PRUNE_BATCH = 11  # prune_data=<dataset>: which training examples form the class-balanced scoring batch
+STREAM_PARTIAL = 12  # partial_isometry_net: W_k from generator(seed, STREAM_PARTIAL, k), k = 1..L
 DEFAULT_INPUT_SEED = 20250101
 MAX_SEED = 2**63 - 1
 

@@ -29,6 +29,7 @@ from jacstab.theory.masked import (
     masked_top_lyapunov,
     tw_td_same_correlation,
 )
+from jacstab.theory.partial import partial_isometry_defect, partial_isometry_dims, partial_isometry_fraction
 from jacstab.theory.predict import Prediction, law_second_moment, predict
 from jacstab.theory.residual import (
     residual_gated_exponent,
@@ -72,6 +73,9 @@ __all__ = [
     "moments",
     "orthogonal_jacobian",
     "paper_magnitude_factor",
+    "partial_isometry_defect",
+    "partial_isometry_dims",
+    "partial_isometry_fraction",
     "predict",
     "predicted_log_norm",
     "residual_gated_exponent",
