@@ -6,7 +6,11 @@ Baselines (same weights, same dtype, same device):
   * gemm:     the plain dense GEMM chain ``W_L ... W_1`` (the floor for forming J; no norm at all)
 Measured:
   * norm:   ``jacstab.log_norm`` (spectral norm of J at depth L)
-  * curve:  ``jacstab.depth_curve`` (the norm at every depth 1..L)
+  * curve:  ``jacstab.depth_curve`` (the norm at every depth 1..L); its largest relative error over depths against
+            float64 per-depth ``matrix_norm(ord=2)`` of the masked prefixes (``curve_max_rel_err``)
+  * lyap:   ``jacstab.lyapunov_exponents(k=10)`` (the QR chain)
+  * loop:   a plain Python loop over depths with ``matrix_norm(ord=2)`` (``loop_over_curve`` = loop / curve)
+Every ``*_over_gemm`` column is a time divided by the GEMM chain's, measured in the same run on the same device.
   * topk:   ``jacstab.singular_values(k=10)`` at the largest width
 Relative errors are against float64 ``svdvals`` of the masked product formed directly in float64.
 Ratios > 1 mean jacstab is faster. Timings are medians over ``--repeats`` (baselines: one run).
@@ -78,6 +82,19 @@ def loop_curve(net):
     return torch.stack(out)
 
 
+def reference_curve(net) -> torch.Tensor:
+    """``log ||J^(d)||`` for every depth from float64 masked prefixes (the measured net's own masks) and
+    ``matrix_norm(ord=2)``: the accuracy reference of the depth curve (fine at the edge of chaos, no overflow)."""
+    out, p = [], None
+    for w, m in zip(net.weights, masks(net)):
+        w = w.to(torch.float64)
+        d = torch.zeros(net.width, dtype=torch.float64, device=w.device)
+        d[m.idx] = 1.0 if m.val is None else m.val.to(torch.float64)
+        p = w * d if p is None else w @ (d[:, None] * p)
+        out.append(torch.log(torch.linalg.matrix_norm(p, ord=2)))
+    return torch.stack(out).cpu()
+
+
 def bench_case(n: int, L: int, dtype: str, device, repeats: int, autograd_max_n: int, jacrev_max_n: int) -> dict:
     net = jacstab.sample(jacstab.NetSpec(n, L), 0, dtype=DT[dtype], device=device)
     y0 = net.w_in @ net.default_input()
@@ -99,8 +116,12 @@ def bench_case(n: int, L: int, dtype: str, device, repeats: int, autograd_max_n:
         )
     row["x_vs_autograd"] = row["autograd_s"] / row["norm_s"] if row["autograd_s"] else None
     row["x_vs_jacrev"] = row["jacrev_s"] / row["norm_s"] if row["jacrev_s"] else None
+    _, row["lyap_s"] = timed(lambda: jacstab.lyapunov_exponents(net, k=10), repeats, device)
     row["curve_over_gemm"] = row["curve_s"] / row["gemm_s"]
+    row["norm_over_gemm"] = row["norm_s"] / row["gemm_s"]
+    row["lyap_over_gemm"] = row["lyap_s"] / row["gemm_s"]
     row["loop_over_curve"] = row["loop_s"] / row["curve_s"]
+    row["curve_max_rel_err"] = float(torch.expm1((curve - reference_curve(net)).abs()).max())
     return row
 
 
@@ -191,7 +212,10 @@ def main() -> None:
     ap.add_argument("--logsv", type=int, nargs=2, default=[256, 10000], metavar=("N", "L"),
                     help="all log singular values vs the Lyapunov pass at width N, depth L (N = 0 skips)")
     ap.add_argument("--json", default=None, help="write all rows to this file")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}")
     cols = [
@@ -206,9 +230,11 @@ def main() -> None:
         "gemm_s",
         "curve_s",
         "curve_over_gemm",
+        "norm_over_gemm",
+        "lyap_over_gemm",
         "loop_over_curve",
         "norm_rel_err",
-        "curve_last_rel_err",
+        "curve_max_rel_err",
     ]
     print(" ".join(f"{c:>14}" for c in cols), flush=True)
     for dtype in a.dtypes:  # warm-up: first-call costs of torch.func / autograd are not what we compare

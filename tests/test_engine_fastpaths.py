@@ -116,3 +116,22 @@ def test_weight_check_names_the_matrix_after_the_fast_sum():
     w[3][0, 0] = -float("inf")  # the sum of W_4 alone would be -inf; W_3 is named first
     with pytest.raises(ValueError, match=r"W_3 \(net.weights\[2\]\) has 1 nan or inf"):
         jacstab.depth_curve(net.replace(weights=w))
+
+
+def test_cpu_chunks_sized_to_the_cache_match_dense_prefix_norms():
+    # n = 200: about 100 active columns, padded to 104; the CPU budget (2 MiB) holds 24 Gram matrices, so depth 30
+    # takes two chunks. Reference: float64 masked prefixes formed densely and matrix_norm(ord=2) at every depth.
+    from jacstab.engine._masks import masks
+    from jacstab.engine._resolve import curve_chunk
+
+    net = sample(NetSpec(200, 30), 4)
+    m = int(masks(net)[0].idx.numel())
+    assert curve_chunk(-(-m // 8) * 8, 30, "cpu") < 30 == curve_chunk(104, 30, "cuda")
+    ref, p = [], None
+    for w, g in zip(net.weights, masks(net)):
+        d = torch.zeros(200, dtype=torch.float64)
+        d[g.idx] = 1.0
+        p = w * d if p is None else w @ (d[:, None] * p)
+        ref.append(math.log(torch.linalg.matrix_norm(p, ord=2).item()))
+    # Lanczos stops at residual 1e-10 theta: sigma to 5e-11 relative, i.e. log sigma to 5e-11 (+ rounding)
+    torch.testing.assert_close(jacstab.depth_curve(net), torch.tensor(ref, dtype=torch.float64), rtol=0, atol=1e-10)
