@@ -36,13 +36,6 @@ from jacstab.nets.layers import Gate
 from jacstab.nets.network import Network
 
 
-def _normalise(p: torch.Tensor) -> tuple[torch.Tensor, float]:
-    f = float(p.abs().amax()) if p.numel() else 0.0  # the largest entry: exact, never overflows (a norm can)
-    if f == 0.0 or not math.isfinite(f):
-        return p, (-math.inf if f == 0.0 else math.nan)
-    return p / f, math.log(f)
-
-
 def spectral_norm(
     f: torch.Tensor,
     *,
@@ -69,31 +62,30 @@ def prefix_products(
 ) -> Iterator[tuple[int, torch.Tensor | None, float]]:
     """Yield ``(d, F_d / e^ell, ell)`` with ``F_d = J^(d)[:, a_0]``: every depth if ``every_depth`` else the last.
 
-    ``ell`` is the accumulated log scale (``-inf`` once the product is exactly zero; ``F`` is then ``None``).
+    ``ell`` is the accumulated log scale (``-inf`` once the product is exactly zero; ``F`` is then ``None``). The
+    running product is divided by its largest entry after each layer (:func:`_largest`); the scale stays on the
+    device, so the only host read is one per yielded depth.
     """
     sup = net.supports(gates)  # a residual block's support is every unit: its columns are not restricted
     p: torch.Tensor | None = None  # None stands for the identity P_0
-    ell = 0.0
+    ell = torch.zeros((), dtype=torch.float64, device=net.device)
     for d in range(1, depth + 1):
         layer, cols = net.layers[d - 1], gates[d - 1]
         last = d == depth
         if every_depth or last:
             blk = layer.factor(cols, None)
             f = blk if p is None else blk @ p
-            yield d, f, ell
+            e = float(ell)
+            yield d, (None if e == -math.inf else f), e
             if last:
                 return
             p = f if sup[d].full else f.index_select(0, sup[d].idx)
         else:
             blk = layer.factor(cols, sup[d])
             p = blk if p is None else blk @ p
-        p, step = _normalise(p)
-        ell += step
-        if ell == -math.inf:  # J^(e) = 0 for every e > d
-            for e in range(d + 1, depth + 1):
-                if every_depth or e == depth:
-                    yield e, None, -math.inf
-            return
+        big = _largest(p)  # 0 once the product is exactly zero: it stays zero and ell stays -inf
+        p = p / torch.where((big > 0) & torch.isfinite(big), big, torch.ones_like(big)).to(p.dtype)
+        ell = ell + torch.log(big)
 
 
 def _largest(f: torch.Tensor) -> torch.Tensor:

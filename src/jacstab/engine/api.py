@@ -63,11 +63,14 @@ def depth_curve(
 
     (Dadoun et al. 2025, eq. 2; the paper's Figures 1-4 plot ``||J^(d)||`` against ``d``.) With ``method="auto"``
     or ``"dense"`` one pass over the layers forms the prefix products ``J^(d)`` restricted to active units
-    (``~n^3/4`` multiply-adds a layer for ReLU instead of ``n^3``); ``||J^(d)||`` comes from an SVD for small
-    prefixes and from Lanczos on ``J^(d)T J^(d)`` warm-started with the previous top right singular vector otherwise
-    (relative accuracy ``1e-10`` in float64, ``1e-6`` in float32, with an SVD fallback). ``lanczos``, ``jacrev`` and
-    ``jvp`` compute each depth separately with that backend of :func:`singular_values` (``L`` times the work; for
-    cross-checks).
+    (``~n^3/4`` multiply-adds a layer for ReLU instead of ``n^3``). Up to ``CURVE_GRAM_MAX_COLS`` active input
+    units, each prefix's Gram matrix ``J^(d)T J^(d)`` (restricted to active columns, float64) is formed while the
+    prefix is in cache and ``||J^(d)||^2`` is its top eigenvalue from batched Lanczos over a stack of depths, with
+    no host synchronisation inside a round (the GPU path); wider prefixes use one Lanczos per depth on
+    ``J^(d)T J^(d)``, warm-started with the previous depth's top right singular vector. Relative accuracy ``1e-10``
+    in float64, ``1e-6`` in float32 (stopping rule on the Ritz residual), with a dense fallback. ``lanczos``,
+    ``jacrev`` and ``jvp`` compute each depth separately with that backend of :func:`singular_values` (``L`` times
+    the work; for cross-checks).
 
     Args:
         net: a sampled network; x: raw input of shape ``(in_dim,)`` (default: the spec's normalised input).

@@ -12,7 +12,6 @@ Network the active input units ``a_0``: every other column of ``J`` is zero, so 
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 
@@ -118,14 +117,15 @@ class MatrixFreeChain(JacobianOperator):
         self.blocks = [layers[d - 1].factor(gates[d - 1], sup[d] if d < depth else None) for d in range(1, depth + 1)]
         g = generator if generator is not None else torch.Generator().manual_seed(1)
         v = torch.randn(sup[0].size, 1, generator=g, dtype=torch.float64).to(self.blocks[0])
-        self.scales: list[float] = []
+        self.scales: list[torch.Tensor] = []  # device scalars: no host read per layer (one for the total below)
         for b in self.blocks:
             v = b @ v
-            s = float(torch.linalg.vector_norm(v))
-            s = s if s > 0 and math.isfinite(s) else 1.0
+            s = torch.linalg.vector_norm(v)
+            s = torch.where((s > 0) & torch.isfinite(s), s, torch.ones_like(s))
             v = v / s
             self.scales.append(s)
-        super().__init__((net.width, sup[0].size), sum(math.log(s) for s in self.scales), net.dtype, net.device)
+        log_scale = float(torch.stack(self.scales).to(torch.float64).log().sum()) if self.scales else 0.0
+        super().__init__((net.width, sup[0].size), log_scale, net.dtype, net.device)
 
     def _matmat(self, v):
         for b, s in zip(self.blocks, self.scales):
