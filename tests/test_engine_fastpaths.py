@@ -118,23 +118,27 @@ def test_weight_check_names_the_matrix_after_the_fast_sum():
         jacstab.depth_curve(net.replace(weights=w))
 
 
-def test_cpu_chunks_sized_to_the_cache_match_dense_prefix_norms():
-    # n = 200: about 100 active columns, padded to 104; the CPU budget (2 MiB) holds 24 Gram matrices, so depth 30
-    # takes two chunks. Reference: float64 masked prefixes formed densely and matrix_norm(ord=2) at every depth.
+def test_padded_prefixes_match_dense_prefix_norms():
+    # n = 200: about 100 active columns, padded with zero columns to a multiple of 8 (two chunks of 24 and 6 depths
+    # with a tiny chunk budget). Reference: float64 masked prefixes formed densely, matrix_norm(ord=2) per depth.
+    import jacstab.engine._chain as chain
     from jacstab.engine._masks import masks
-    from jacstab.engine._resolve import curve_chunk
 
     net = sample(NetSpec(200, 30), 4)
-    m = int(masks(net)[0].idx.numel())
-    assert curve_chunk(-(-m // 8) * 8, 30, "cpu") < 30 == curve_chunk(104, 30, "cuda")
+    assert int(masks(net)[0].idx.numel()) % 8  # the padding is exercised
     ref, p = [], None
     for w, g in zip(net.weights, masks(net)):
         d = torch.zeros(200, dtype=torch.float64)
         d[g.idx] = 1.0
         p = w * d if p is None else w @ (d[:, None] * p)
         ref.append(math.log(torch.linalg.matrix_norm(p, ord=2).item()))
+    ref = torch.tensor(ref, dtype=torch.float64)
     # Lanczos stops at residual 1e-10 theta: sigma to 5e-11 relative, i.e. log sigma to 5e-11 (+ rounding)
-    torch.testing.assert_close(jacstab.depth_curve(net), torch.tensor(ref, dtype=torch.float64), rtol=0, atol=1e-10)
+    torch.testing.assert_close(jacstab.depth_curve(net), ref, rtol=0, atol=1e-10)
+    real = chain.curve_chunk
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(chain, "curve_chunk", lambda cols, depth: min(24, real(cols, depth)))
+        torch.testing.assert_close(jacstab.depth_curve(net), ref, rtol=0, atol=1e-10)
 
 
 def _count_reads(monkeypatch, fn) -> int:

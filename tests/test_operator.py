@@ -129,7 +129,7 @@ def test_depth_curve_chunks_and_compaction_agree_with_one_stack(monkeypatch):
     # must give the same curve as one stack: the same exact norms, each to 5e-11 relative (atol on logs 1e-9)
     net = sample(NetSpec(48, 7, activation="tanh"), 2)
     whole = jacstab.depth_curve(net)
-    monkeypatch.setattr(chain, "curve_chunk", lambda cols, depth, device="cpu": 2)
+    monkeypatch.setattr(chain, "curve_chunk", lambda cols, depth: 2)
     monkeypatch.setattr(chain, "CURVE_ROUND_STEPS", 1)
     torch.testing.assert_close(jacstab.depth_curve(net), whole, rtol=0, atol=1e-9)
     for d in (1, 7):
@@ -163,8 +163,6 @@ def test_depth_curve_host_reads_do_not_grow_with_depth(monkeypatch):
             torch.testing.assert_close(curve, exact, rtol=0, atol=1e-10)
         return sum(counts.values())
 
-    # the GPU's chunk budget (on the CPU chunks are sized to the cache, and host reads cost nothing there)
-    monkeypatch.setattr(R, "CURVE_CPU_CHUNK_BYTES", R.CURVE_CHUNK_BYTES)
     # the curve: one overflow check per chunk and one per Lanczos round (here 1 chunk, 1 round)
     assert reads(5) == reads(200) <= 2 + 1
     # the whole call (weight check, input check, the batched gates, the curve): still independent of L

@@ -162,7 +162,7 @@ def depth_curve_dense(
     out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
     tol = 1e-10 if net.dtype == torch.float64 else 1e-6
     g = torch.Generator().manual_seed(0)
-    chunk = curve_chunk(-(-m // CURVE_PAD) * CURVE_PAD, depth, net.device)
+    chunk = curve_chunk(-(-m // CURVE_PAD) * CURVE_PAD, depth)
     for d0, grams, ells in prefix_grams(net, gates, depth, chunk) if m else ():
         c = grams.shape[0]
         if bool(torch.isposinf(ells).any() | torch.isnan(ells).any()):  # one host read per chunk

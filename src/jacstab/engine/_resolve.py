@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
 from jacstab._checks import METHODS, check_choice
 
 # Network, method="auto": matrix-free Lanczos from this width on, for k <= n / LANCZOS_K_DIVISOR
@@ -25,9 +23,7 @@ JVP_K_DIVISOR = 8
 # bytes; batched Lanczos checks its stopping rule (one host read) every CURVE_ROUND_STEPS steps.
 # (benchmarks/bench_core.py: ~10 Lanczos steps per prefix at n = 256, up to ~35 at depth 1.)
 CURVE_CHUNK_BYTES = 256 * 2**20
-# On the CPU the stack is sized to stay in cache instead (n = 256, L = 100, 1 thread: batched Lanczos over 25 Gram
-# matrices of 144 x 144 at a time 22.6 ms vs 46.4 ms over all 100 at once; whole curve 108 vs 115 ms).
-CURVE_CPU_CHUNK_BYTES = 2 * 2**20
+# (A cache-sized stack on the CPU was tried: 1-8 MiB chunks were no faster than one stack at n = 256, L = 100.)
 CURVE_ROUND_STEPS = 12
 CURVE_BLOCK = 1
 # ... and pads the prefixes' columns with zeros to a multiple of this (MKL GEMMs of 139 vs 144 columns at n = 256:
@@ -111,12 +107,10 @@ def plan_operator(method: str) -> Plan:
     return Plan("lanczos", "auto: matrix-free") if method == "auto" else Plan(method, "requested")
 
 
-def curve_chunk(cols: int, depth: int, device: torch.device | str = "cpu") -> int:
+def curve_chunk(cols: int, depth: int) -> int:
     """How many Gram matrices of prefixes (``cols x cols`` each, float64) a depth curve stacks at once (at least
-    1): ``CURVE_CHUNK_BYTES`` on a GPU (few host round trips), ``CURVE_CPU_CHUNK_BYTES`` on the CPU (the stack
-    stays in cache while Lanczos streams it; host reads cost nothing there)."""
-    budget = CURVE_CPU_CHUNK_BYTES if torch.device(device).type == "cpu" else CURVE_CHUNK_BYTES
-    return max(1, min(depth, budget // max(1, 8 * cols * cols)))
+    1)."""
+    return max(1, min(depth, CURVE_CHUNK_BYTES // max(1, 8 * cols * cols)))
 
 
 def lanczos_block(k: int, n: int) -> int:
