@@ -268,7 +268,7 @@ def reproduce(names, quick, out_dir, data_dir, store_path, executor, workers, ad
     import time
 
     from jacstab.lab import Store
-    from jacstab.lab.runner import run_experiment
+    from jacstab.lab.runner import Sweeper
 
     t0 = time.perf_counter()
     _check_run(executor, workers, address)
@@ -279,12 +279,10 @@ def reproduce(names, quick, out_dir, data_dir, store_path, executor, workers, ad
         Store(store_path) as store,
         rows_out(SUMMARY_COLUMNS, fmt) as out,
         _progress(progress, total, "reproduce") as advance,
+        Sweeper(executor, workers, address) as sweeper,  # one set of workers for every experiment
     ):
         for exp in exps:
-            summary = run_experiment(
-                exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
-                retry_errors=retry_errors,
-            )
+            summary = sweeper.run(exp, store, progress=lambda d, t: advance(1), retry_errors=retry_errors)
             advance(summary.skipped)
             out.write(vars(summary))
             summaries.append(summary)
