@@ -152,8 +152,9 @@ class ProcessExecutor:
         queue = trials
         while queue:
             lost, unsent = self._round(queue, record, self.slots)
-            suspects, rest = lost[: self.slots + 1], lost[self.slots + 1 :]
-            self._isolate([t for chunk in suspects for t in chunk], record)
+            if lost:  # the pool is gone: the chunks that may have been running are retried one trial at a time
+                self._isolate([t for chunk in lost[: self.slots + 1] for t in chunk], record)
+            rest = lost[self.slots + 1 :]
             queue = [t for chunk in rest for t in chunk] + unsent
 
     def _round(self, trials: list[Trial], record: Record, n: int) -> tuple[list[list[Trial]], list[Trial]]:
