@@ -68,8 +68,11 @@ class ChunkSizer:
         return max(1, min(by_time, MAX_CHUNK, remaining // (4 * self.slots)))
 
 
+Lost = list[tuple[list[Trial], BaseException]]
+
+
 def feed(trials: list[Trial], record: Record, submit: Callable[[list[Trial]], Any], wait_first, slots: int, *,
-         stop_on_loss: bool, target_s: float = CHUNK_TARGET_S) -> tuple[list[list[Trial]], list[Trial]]:
+         stop_on_loss: bool, target_s: float = CHUNK_TARGET_S) -> tuple[Lost, list[Trial]]:
     """Submit ``trials`` in chunks, at most ``2 x slots`` tasks in flight, and record each result as it comes.
 
     Args:
@@ -79,11 +82,12 @@ def feed(trials: list[Trial], record: Record, submit: Callable[[list[Trial]], An
             more and collect what was in flight.
 
     Returns:
-        ``(lost, unsent)``: the chunks whose future raised, in submission order, and the trials never submitted.
+        ``(lost, unsent)``: ``(chunk, exception)`` for each chunk whose future raised, in submission order, and the
+        trials never submitted.
     """
     todo, sizer = deque(trials), ChunkSizer(slots, target_s)
     inflight: dict[Any, tuple[int, list[Trial]]] = {}
-    lost: list[tuple[int, list[Trial]]] = []
+    lost: list[tuple[int, list[Trial], BaseException]] = []
     order = 0
     while inflight or (todo and not (lost and stop_on_loss)):
         while todo and len(inflight) < 2 * slots and not (lost and stop_on_loss):
@@ -94,13 +98,13 @@ def feed(trials: list[Trial], record: Record, submit: Callable[[list[Trial]], An
             key = inflight.pop(f)
             try:
                 results = f.result()
-            except Exception:  # the worker died (BrokenProcessPool, Dask's KilledWorker): the chunk is lost
-                lost.append(key)
+            except Exception as e:  # the worker died (BrokenProcessPool, Dask's KilledWorker): the chunk is lost
+                lost.append((*key, e))
                 continue
             for res in results:
                 sizer.observe(res.duration_s)
                 record(res)
-    return [chunk for _, chunk in sorted(lost, key=lambda k: k[0])], list(todo)
+    return [(chunk, e) for _, chunk, e in sorted(lost, key=lambda k: k[0])], list(todo)
 
 
 def _wait_first(futures: Iterable) -> set:
@@ -153,11 +157,10 @@ class ProcessExecutor:
         while queue:
             lost, unsent = self._round(queue, record, self.slots)
             if lost:  # the pool is gone: the chunks that may have been running are retried one trial at a time
-                self._isolate([t for chunk in lost[: self.slots + 1] for t in chunk], record)
-            rest = lost[self.slots + 1 :]
-            queue = [t for chunk in rest for t in chunk] + unsent
+                self._isolate([t for chunk, _ in lost[: self.slots + 1] for t in chunk], record)
+            queue = [t for chunk, _ in lost[self.slots + 1 :] for t in chunk] + unsent
 
-    def _round(self, trials: list[Trial], record: Record, n: int) -> tuple[list[list[Trial]], list[Trial]]:
+    def _round(self, trials: list[Trial], record: Record, n: int) -> tuple[Lost, list[Trial]]:
         if self._pool is None:
             self._pool = _new_pool(n)
         pool, fn = self._pool, compute  # ``compute`` is looked up here, so a test can replace it
@@ -267,11 +270,11 @@ class DaskExecutor:
         try:
             lost, _ = feed(trials, record, submit, lambda fs: dask_wait(fs, return_when="FIRST_COMPLETED").done,
                            slots, stop_on_loss=False, target_s=self.target_s)
-            for chunk in lost:
+            for chunk, e in lost:
                 if len(chunk) > 1:
                     self._singly(chunk, record)
                 else:
-                    record(dead_worker(chunk[0], "its Dask task failed on every worker it ran on"))
+                    record(dead_worker(chunk[0], f"its Dask task failed ({type(e).__name__}: {e})"))
         finally:
             client.cancel(sent)
 

@@ -1,0 +1,99 @@
+"""Benchmark: sweep throughput (trials/s) of the quick Figures 1-4 at 1 and 2 workers and on Dask (issue 16, item 3).
+
+Each configuration sweeps the built-ins fig1..fig4 (``--quick``) into a fresh store, one experiment after the
+other on one :class:`jacstab.lab.runner.Sweeper`, as ``jacstab reproduce fig1 fig2 fig3 fig4 --quick`` does:
+
+- ``cold``: the timing includes starting the workers (spawned processes import torch, ~2 s each here) and ending
+  them: what one command costs;
+- ``warm``: the workers were started and ran the same sweep into a scratch store first: the throughput once they
+  are up (a long ``reproduce``, or the later experiments of one).
+
+``ratio`` is trials/s against the 1-worker process pool in the same mode, measured in the same run; ``serial``
+(in the driver, no workers) is shown too. ``busy`` is the summed per-trial compute over wall time x workers.
+``pool per experiment`` starts a fresh pool for each figure (jacstab before this benchmark's issue).
+``--tiny`` adds many very small trials (width 32, depth 20) with and without chunking.
+
+    python benchmarks/bench_sweep.py              # about 1-2 minutes on an idle 2-core machine
+    python benchmarks/bench_sweep.py --no-dask --tiny 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from jacstab.lab import Store
+from jacstab.lab.builtin import builtin_experiment
+from jacstab.lab.experiment import parse_experiment
+from jacstab.lab.runner import Sweeper, run_experiment
+
+FIGS = [f"fig{i}" for i in (1, 2, 3, 4)]
+
+
+def _sweep(sweeper: Sweeper | None, exps, config: tuple) -> tuple[int, float, float]:
+    """(trials computed, wall s, summed compute s) of ``exps`` into a fresh store; ``sweeper=None``: a fresh one
+    per experiment (``run_experiment``)."""
+    with tempfile.TemporaryDirectory() as d, Store(Path(d) / "s.sqlite") as st:
+        t0, n = time.perf_counter(), 0
+        for exp in exps:
+            s = run_experiment(exp, st, executor=config[0], workers=config[1]) if sweeper is None else \
+                sweeper.run(exp, st)
+            n += s.done + s.errors
+        wall = time.perf_counter() - t0
+        busy = st.conn.execute("SELECT COALESCE(SUM(duration_s), 0) FROM trials").fetchone()[0]
+    return n, wall, busy
+
+
+def measure(executor: str, workers: int | None, exps, *, warm: bool, chunk_s: float | None = None) -> dict:
+    """One configuration: trials/s of ``exps`` (cold: worker start and end included; warm: after a warm-up)."""
+    kw = {} if chunk_s is None else {"chunk_s": chunk_s}
+    t0 = time.perf_counter()
+    with Sweeper(executor, workers, **kw) as sw:
+        if warm:  # the same sweep into a scratch store: every worker has imported and run what these trials need
+            _sweep(sw, exps, (executor, workers))
+            t0 = time.perf_counter()
+        n, wall, busy = _sweep(sw, exps, (executor, workers))
+    if not warm:
+        wall = time.perf_counter() - t0  # with the workers' end
+    return {"trials": n, "wall": wall, "rate": n / wall, "busy": busy / (wall * (workers or 1))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-dask", action="store_true", help="Leave out Dask (2 local workers).")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="The 'all cores' count (default: all).")
+    ap.add_argument("--tiny", type=int, default=0, help="Also N tiny trials (32 x 20), chunked vs one per task.")
+    a = ap.parse_args()
+    exps = [builtin_experiment(name, quick=True) for name in FIGS]
+    configs = [("serial", None), ("process", 1), ("process", a.workers)] + ([] if a.no_dask else [("dask", a.workers)])
+    print(f"quick {', '.join(FIGS)}: {sum(len(e.trials()) for e in exps)} trials; load average {os.getloadavg()}")
+    print(f"{'mode':5} {'executor':26} {'trials':>6} {'wall s':>7} {'trials/s':>8} {'ratio':>6} {'busy':>5}")
+    for warm in (False, True):
+        rows = [(f"{ex} {w or ''}".strip(), measure(ex, w, exps, warm=warm)) for ex, w in configs]
+        if not warm:
+            rows.append((f"process {a.workers}, pool per experiment", _per_experiment(exps, a.workers)))
+        base = dict(rows)["process 1"]["rate"]
+        for name, r in rows:
+            print(f"{'warm' if warm else 'cold':5} {name:26} {r['trials']:6d} {r['wall']:7.2f} {r['rate']:8.2f} "
+                  f"{r['rate'] / base:6.2f} {r['busy']:5.2f}")
+    if a.tiny:
+        tiny = [parse_experiment({"name": "tiny", "seeds": a.tiny, "metrics": ["depth_curve"],
+                                  "net": {"width": 32, "depth": 20}})]
+        one = measure("process", a.workers, tiny, warm=True, chunk_s=0.0)
+        chunked = measure("process", a.workers, tiny, warm=True)
+        print(f"tiny x{a.tiny}, process {a.workers}, warm: one trial per task {one['rate']:.1f} trials/s, chunked "
+              f"{chunked['rate']:.1f} trials/s (ratio {chunked['rate'] / one['rate']:.2f})")
+
+
+def _per_experiment(exps, workers: int) -> dict:
+    t0 = time.perf_counter()
+    n, _, busy = _sweep(None, exps, ("process", workers))
+    wall = time.perf_counter() - t0
+    return {"trials": n, "wall": wall, "rate": n / wall, "busy": busy / (wall * workers)}
+
+
+if __name__ == "__main__":
+    main()
