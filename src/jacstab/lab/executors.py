@@ -15,6 +15,7 @@ dying worker) loses at most those.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -71,39 +72,49 @@ class ChunkSizer:
 Lost = list[tuple[list[Trial], BaseException]]
 
 
-def feed(trials: list[Trial], record: Record, submit: Callable[[list[Trial]], Any], wait_first, slots: int, *,
-         stop_on_loss: bool, target_s: float = CHUNK_TARGET_S) -> tuple[Lost, list[Trial]]:
+def feed(trials: list[Trial], record: Record, submit: Callable[[list[Trial]], Any], wait_first,
+         slots: int | Callable[[], int], *, stop_on_loss: bool, target_s: float = CHUNK_TARGET_S,
+         cancel: Callable[[list], Any] | None = None) -> tuple[Lost, list[Trial]]:
     """Submit ``trials`` in chunks, at most ``2 x slots`` tasks in flight, and record each result as it comes.
 
     Args:
         submit: ``chunk -> future`` (a ``concurrent.futures`` or Dask future of :func:`run_chunk`).
         wait_first: ``futures -> done`` (the finished ones, at least one).
+        slots: the tasks that run at once, or a callable read again after each wait (a Dask cluster that scales).
         stop_on_loss: a future that raises means the executor is gone (a broken process pool): submit nothing
             more and collect what was in flight.
+        cancel: called with the futures in flight when recording raises or the sweep is interrupted.
 
     Returns:
         ``(lost, unsent)``: ``(chunk, exception)`` for each chunk whose future raised, in submission order, and the
         trials never submitted.
     """
-    todo, sizer = deque(trials), ChunkSizer(slots, target_s)
+    slots_now = slots if callable(slots) else (lambda: slots)
+    todo, sizer = deque(trials), ChunkSizer(slots_now(), target_s)
     inflight: dict[Any, tuple[int, list[Trial]]] = {}
     lost: list[tuple[int, list[Trial], BaseException]] = []
     order = 0
-    while inflight or (todo and not (lost and stop_on_loss)):
-        while todo and len(inflight) < 2 * slots and not (lost and stop_on_loss):
-            chunk = [todo.popleft() for _ in range(min(sizer.size(len(todo)), len(todo)))]
-            inflight[submit(chunk)] = (order, chunk)
-            order += 1
-        for f in sorted(wait_first(list(inflight)), key=lambda f: inflight[f][0]):
-            key = inflight.pop(f)
-            try:
-                results = f.result()
-            except Exception as e:  # the worker died (BrokenProcessPool, Dask's KilledWorker): the chunk is lost
-                lost.append((*key, e))
-                continue
-            for res in results:
-                sizer.observe(res.duration_s)
-                record(res)
+    try:
+        while inflight or (todo and not (lost and stop_on_loss)):
+            sizer.slots = max(1, slots_now())
+            while todo and len(inflight) < 2 * sizer.slots and not (lost and stop_on_loss):
+                chunk = [todo.popleft() for _ in range(min(sizer.size(len(todo)), len(todo)))]
+                inflight[submit(chunk)] = (order, chunk)
+                order += 1
+            for f in sorted(wait_first(list(inflight)), key=lambda f: inflight[f][0]):
+                key = inflight.pop(f)
+                try:
+                    results = f.result()
+                except Exception as e:  # the worker died (BrokenProcessPool, Dask's KilledWorker): chunk lost
+                    lost.append((*key, e))
+                    continue
+                for res in results:
+                    sizer.observe(res.duration_s)
+                    record(res)
+    except BaseException:
+        if cancel is not None:
+            cancel(list(inflight))
+        raise
     return [(chunk, e) for _, chunk, e in sorted(lost, key=lambda k: k[0])], list(todo)
 
 
@@ -260,23 +271,23 @@ class DaskExecutor:
 
         if not trials:
             return
-        client, fn, sent = self._start(), compute, []
+        client, fn = self._start(), compute
 
-        def submit(chunk: list[Trial]):
-            sent.append(client.submit(run_chunk, fn, chunk, pure=False, retries=1))
-            return sent[-1]
+        seen = [0.0, 1]  # (when, threads): the cluster's threads, asked at most once a second (it may scale)
 
-        slots = max(1, sum(client.nthreads().values()))
-        try:
-            lost, _ = feed(trials, record, submit, lambda fs: dask_wait(fs, return_when="FIRST_COMPLETED").done,
-                           slots, stop_on_loss=False, target_s=self.target_s)
-            for chunk, e in lost:
-                if len(chunk) > 1:
-                    self._singly(chunk, record)
-                else:
-                    record(dead_worker(chunk[0], f"its Dask task failed ({type(e).__name__}: {e})"))
-        finally:
-            client.cancel(sent)
+        def slots() -> int:
+            if time.monotonic() - seen[0] > 1.0:
+                seen[:] = [time.monotonic(), sum(client.nthreads().values())]
+            return seen[1]
+
+        lost, _ = feed(trials, record, lambda chunk: client.submit(run_chunk, fn, chunk, pure=False, retries=1),
+                       lambda fs: dask_wait(fs, return_when="FIRST_COMPLETED").done, slots, stop_on_loss=False,
+                       target_s=self.target_s, cancel=client.cancel)
+        for chunk, e in lost:
+            if len(chunk) > 1:
+                self._singly(chunk, record)
+            else:
+                record(dead_worker(chunk[0], f"its Dask task failed ({type(e).__name__}: {e})"))
 
     def _singly(self, trials: list[Trial], record: Record) -> None:
         saved, self.target_s = self.target_s, 0.0
