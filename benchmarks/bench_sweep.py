@@ -61,6 +61,35 @@ def measure(executor: str, workers: int | None, exps, *, warm: bool, chunk_s: fl
     return {"trials": n, "wall": wall, "rate": n / wall, "busy": busy / (wall * (workers or 1))}
 
 
+def overheads(workers: int) -> str:
+    """What a sweep pays besides compute: a worker's start (spawn, import torch, first trial), the round trip of
+    one task on a warm pool, and the driver's own import of torch (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    from jacstab.lab.executors import ProcessExecutor
+
+    tiny = parse_experiment({"name": "rt", "seeds": 200, "metrics": ["depth_curve"], "net": {"width": 8, "depth": 2}})
+    trials, got = tiny.trials(), []
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    t_torch = time.perf_counter() - t0
+    ex = ProcessExecutor(workers, target_s=0.0)
+    try:
+        t0 = time.perf_counter()
+        ex.map(trials[: 2 * workers], got.append)
+        t_start = time.perf_counter() - t0
+        got.clear()
+        t0 = time.perf_counter()
+        ex.map(trials, got.append)
+        wall = time.perf_counter() - t0
+    finally:
+        ex.close()
+    rt = (wall * workers - sum(r.duration_s for r in got)) / len(got)
+    return (f"overheads: import torch {t_torch:.2f} s; {workers} workers started and first trials back "
+            f"{t_start:.2f} s; round trip per task on a warm pool {1000 * rt:.2f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-dask", action="store_true", help="Leave out Dask (2 local workers).")
@@ -70,14 +99,18 @@ def main() -> None:
     exps = [builtin_experiment(name, quick=True) for name in FIGS]
     configs = [("serial", None), ("process", 1), ("process", a.workers)] + ([] if a.no_dask else [("dask", a.workers)])
     print(f"quick {', '.join(FIGS)}: {sum(len(e.trials()) for e in exps)} trials; load average {os.getloadavg()}")
-    print(f"{'mode':5} {'executor':26} {'trials':>6} {'wall s':>7} {'trials/s':>8} {'ratio':>6} {'busy':>5}")
+    print(overheads(a.workers))
+    print(f"{'mode':5} {'executor':34} {'trials':>6} {'wall s':>7} {'trials/s':>8} {'ratio':>6} {'busy':>5}")
     for warm in (False, True):
         rows = [(f"{ex} {w or ''}".strip(), measure(ex, w, exps, warm=warm)) for ex, w in configs]
-        if not warm:
+        if warm:
+            rows.append((f"process {a.workers}, one trial per task", measure("process", a.workers, exps, warm=True,
+                                                                             chunk_s=0.0)))
+        else:
             rows.append((f"process {a.workers}, pool per experiment", _per_experiment(exps, a.workers)))
         base = dict(rows)["process 1"]["rate"]
         for name, r in rows:
-            print(f"{'warm' if warm else 'cold':5} {name:26} {r['trials']:6d} {r['wall']:7.2f} {r['rate']:8.2f} "
+            print(f"{'warm' if warm else 'cold':5} {name:34} {r['trials']:6d} {r['wall']:7.2f} {r['rate']:8.2f} "
                   f"{r['rate'] / base:6.2f} {r['busy']:5.2f}")
     if a.tiny:
         tiny = [parse_experiment({"name": "tiny", "seeds": a.tiny, "metrics": ["depth_curve"],
