@@ -11,10 +11,12 @@ other on one :class:`jacstab.lab.runner.Sweeper`, as ``jacstab reproduce fig1 fi
 ``ratio`` is trials/s against the 1-worker process pool in the same mode, measured in the same run; ``serial``
 (in the driver, no workers) is shown too. ``busy`` is the summed per-trial compute over wall time x workers.
 ``pool per experiment`` starts a fresh pool for each figure (jacstab before this benchmark's issue).
-``--tiny`` adds many very small trials (width 32, depth 20) with and without chunking.
+``--tiny`` adds many very small trials (width 32, depth 20) with and without chunking; ``--cli`` times the whole
+command ``jacstab reproduce fig1 fig2 fig3 fig4 --quick`` (interpreter start, workers started while the driver
+expands the experiments, figures and report) per executor.
 
     python benchmarks/bench_sweep.py              # about 1-2 minutes on an idle 2-core machine
-    python benchmarks/bench_sweep.py --no-dask --tiny 400
+    python benchmarks/bench_sweep.py --tiny 400 --cli
 """
 
 from __future__ import annotations
@@ -90,11 +92,26 @@ def overheads(workers: int) -> str:
             f"{t_start:.2f} s; round trip per task on a warm pool {1000 * rt:.2f} ms")
 
 
+def cli(executor: str, workers: int | None) -> float:
+    """Wall seconds of ``jacstab reproduce fig1 fig2 fig3 fig4 --quick`` (a fresh interpreter, store and report
+    folder; the figures and report are the same work for every executor)."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as d:
+        cmd = [sys.executable, "-m", "jacstab", "reproduce", *FIGS, "--quick", "--store", f"{d}/s.sqlite", "--out",
+               f"{d}/report", "--executor", executor, "--format", "json", "--quiet"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd + (["--workers", str(workers)] if workers else []), check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-dask", action="store_true", help="Leave out Dask (2 local workers).")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="The 'all cores' count (default: all).")
     ap.add_argument("--tiny", type=int, default=0, help="Also N tiny trials (32 x 20), chunked vs one per task.")
+    ap.add_argument("--cli", action="store_true", help="Also time `jacstab reproduce fig1..fig4 --quick` per executor.")
     a = ap.parse_args()
     exps = [builtin_experiment(name, quick=True) for name in FIGS]
     configs = [("serial", None), ("process", 1), ("process", a.workers)] + ([] if a.no_dask else [("dask", a.workers)])
@@ -112,6 +129,11 @@ def main() -> None:
         for name, r in rows:
             print(f"{'warm' if warm else 'cold':5} {name:34} {r['trials']:6d} {r['wall']:7.2f} {r['rate']:8.2f} "
                   f"{r['rate'] / base:6.2f} {r['busy']:5.2f}")
+    if a.cli:
+        walls = {f"{ex} {w or ''}".strip(): cli(ex, w) for ex, w in configs}
+        n = sum(len(e.trials()) for e in exps) - 2  # fig4 reuses 2 of fig1's trials
+        print("jacstab reproduce fig1..fig4 --quick (with its figures and report): " + "; ".join(
+            f"{k} {v:.1f} s ({n / v:.2f} trials/s, ratio {walls['process 1'] / v:.2f})" for k, v in walls.items()))
     if a.tiny:
         tiny = [parse_experiment({"name": "tiny", "seeds": a.tiny, "metrics": ["depth_curve"],
                                   "net": {"width": 32, "depth": 20}})]
