@@ -8,8 +8,9 @@ other on one :class:`jacstab.lab.runner.Sweeper`, as ``jacstab reproduce fig1 fi
 - ``warm``: the workers were started and ran the same sweep into a scratch store first: the throughput once they
   are up (a long ``reproduce``, or the later experiments of one).
 
-``ratio`` is trials/s against the 1-worker process pool in the same mode, measured in the same run; ``serial``
-(in the driver, no workers) is shown too. ``busy`` is the summed per-trial compute over wall time x workers.
+Each row is the median of ``--repeat`` runs (default 3). ``ratio`` is trials/s against the 1-worker process pool in
+the same mode, measured in the same run; ``x serial`` against ``serial`` (in the driver, no workers). ``busy`` is
+the summed per-trial compute over wall time x workers.
 ``pool per experiment`` starts a fresh pool for each figure (jacstab before this benchmark's issue).
 ``--tiny`` adds many very small trials (width 32, depth 20) with and without chunking; ``--cli`` times the whole
 command ``jacstab reproduce fig1 fig2 fig3 fig4 --quick`` (interpreter start, workers started while the driver
@@ -49,17 +50,23 @@ def _sweep(sweeper: Sweeper | None, exps, config: tuple) -> tuple[int, float, fl
     return n, wall, busy
 
 
-def measure(executor: str, workers: int | None, exps, *, warm: bool, chunk_s: float | None = None) -> dict:
-    """One configuration: trials/s of ``exps`` (cold: worker start and end included; warm: after a warm-up)."""
+def measure(executor: str, workers: int | None, exps, *, warm: bool, chunk_s: float | None = None,
+            repeat: int = 1) -> dict:
+    """One configuration: trials/s of ``exps``, the median of ``repeat`` runs (cold: each on a new sweeper, worker
+    start and end included; warm: on one sweeper after a warm-up sweep)."""
     kw = {} if chunk_s is None else {"chunk_s": chunk_s}
-    t0 = time.perf_counter()
-    with Sweeper(executor, workers, **kw) as sw:
-        if warm:  # the same sweep into a scratch store: every worker has imported and run what these trials need
-            _sweep(sw, exps, (executor, workers))
+    runs = []
+    if warm:
+        with Sweeper(executor, workers, **kw) as sw:
+            _sweep(sw, exps, (executor, workers))  # every worker has imported and run what these trials need
+            runs = [_sweep(sw, exps, (executor, workers)) for _ in range(repeat)]
+    else:
+        for _ in range(repeat):
             t0 = time.perf_counter()
-        n, wall, busy = _sweep(sw, exps, (executor, workers))
-    if not warm:
-        wall = time.perf_counter() - t0  # with the workers' end
+            with Sweeper(executor, workers, **kw) as sw:
+                n, _, busy = _sweep(sw, exps, (executor, workers))
+            runs.append((n, time.perf_counter() - t0, busy))  # with the workers' start and end
+    n, wall, busy = sorted(runs, key=lambda r: r[1])[len(runs) // 2]
     return {"trials": n, "wall": wall, "rate": n / wall, "busy": busy / (wall * (workers or 1))}
 
 
@@ -111,24 +118,26 @@ def main() -> None:
     ap.add_argument("--no-dask", action="store_true", help="Leave out Dask (2 local workers).")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="The 'all cores' count (default: all).")
     ap.add_argument("--tiny", type=int, default=0, help="Also N tiny trials (32 x 20), chunked vs one per task.")
+    ap.add_argument("--repeat", type=int, default=3, help="Runs per configuration (the median is printed).")
     ap.add_argument("--cli", action="store_true", help="Also time `jacstab reproduce fig1..fig4 --quick` per executor.")
     a = ap.parse_args()
     exps = [builtin_experiment(name, quick=True) for name in FIGS]
     configs = [("serial", None), ("process", 1), ("process", a.workers)] + ([] if a.no_dask else [("dask", a.workers)])
     print(f"quick {', '.join(FIGS)}: {sum(len(e.trials()) for e in exps)} trials; load average {os.getloadavg()}")
     print(overheads(a.workers))
-    print(f"{'mode':5} {'executor':34} {'trials':>6} {'wall s':>7} {'trials/s':>8} {'ratio':>6} {'busy':>5}")
+    print(f"{'mode':5} {'executor':34} {'trials':>6} {'wall s':>7} {'trials/s':>8} {'ratio':>6} {'x serial':>8} "
+          f"{'busy':>5}")
     for warm in (False, True):
-        rows = [(f"{ex} {w or ''}".strip(), measure(ex, w, exps, warm=warm)) for ex, w in configs]
+        rows = [(f"{ex} {w or ''}".strip(), measure(ex, w, exps, warm=warm, repeat=a.repeat)) for ex, w in configs]
         if warm:
-            rows.append((f"process {a.workers}, one trial per task", measure("process", a.workers, exps, warm=True,
-                                                                             chunk_s=0.0)))
+            rows.append((f"process {a.workers}, one trial per task",
+                         measure("process", a.workers, exps, warm=True, chunk_s=0.0, repeat=a.repeat)))
         else:
             rows.append((f"process {a.workers}, pool per experiment", _per_experiment(exps, a.workers)))
-        base = dict(rows)["process 1"]["rate"]
+        base, serial = dict(rows)["process 1"]["rate"], dict(rows)["serial"]["rate"]
         for name, r in rows:
             print(f"{'warm' if warm else 'cold':5} {name:34} {r['trials']:6d} {r['wall']:7.2f} {r['rate']:8.2f} "
-                  f"{r['rate'] / base:6.2f} {r['busy']:5.2f}")
+                  f"{r['rate'] / base:6.2f} {r['rate'] / serial:8.2f} {r['busy']:5.2f}")
     if a.cli:
         walls = {f"{ex} {w or ''}".strip(): cli(ex, w) for ex, w in configs}
         n = sum(len(e.trials()) for e in exps) - 2  # fig4 reuses 2 of fig1's trials
@@ -137,8 +146,8 @@ def main() -> None:
     if a.tiny:
         tiny = [parse_experiment({"name": "tiny", "seeds": a.tiny, "metrics": ["depth_curve"],
                                   "net": {"width": 32, "depth": 20}})]
-        one = measure("process", a.workers, tiny, warm=True, chunk_s=0.0)
-        chunked = measure("process", a.workers, tiny, warm=True)
+        one = measure("process", a.workers, tiny, warm=True, chunk_s=0.0, repeat=a.repeat)
+        chunked = measure("process", a.workers, tiny, warm=True, repeat=a.repeat)
         print(f"tiny x{a.tiny}, process {a.workers}, warm: one trial per task {one['rate']:.1f} trials/s, chunked "
               f"{chunked['rate']:.1f} trials/s (ratio {chunked['rate'] / one['rate']:.2f})")
 
