@@ -113,6 +113,22 @@ def cli(executor: str, workers: int | None) -> float:
         return time.perf_counter() - t0
 
 
+def _busy() -> tuple[float, float, float]:
+    """(wall, CPU seconds of the whole machine, CPU seconds of this process and its reaped children) now."""
+    import resource
+
+    cpu = 0.0
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        cpu = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError):
+        pass
+    own = sum(getattr(resource.getrusage(who), k) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for k in ("ru_utime", "ru_stime"))
+    return time.perf_counter(), cpu, own
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-dask", action="store_true", help="Leave out Dask (2 local workers).")
@@ -122,6 +138,7 @@ def main() -> None:
     ap.add_argument("--cli", action="store_true", help="Also time `jacstab reproduce fig1..fig4 --quick` per executor.")
     a = ap.parse_args()
     exps = [builtin_experiment(name, quick=True) for name in FIGS]
+    start = _busy()
     configs = [("serial", None), ("process", 1), ("process", a.workers)] + ([] if a.no_dask else [("dask", a.workers)])
     print(f"quick {', '.join(FIGS)}: {sum(len(e.trials()) for e in exps)} trials; load average {os.getloadavg()}")
     print(overheads(a.workers))
@@ -138,6 +155,9 @@ def main() -> None:
         for name, r in rows:
             print(f"{'warm' if warm else 'cold':5} {name:34} {r['trials']:6d} {r['wall']:7.2f} {r['rate']:8.2f} "
                   f"{r['rate'] / base:6.2f} {r['rate'] / serial:8.2f} {r['busy']:5.2f}")
+    end = _busy()
+    print(f"other processes used {(end[1] - start[1] - (end[2] - start[2])) / (end[0] - start[0]):.2f} cores on "
+          f"average during these runs (0 = the machine was ours)")
     if a.cli:
         walls = {f"{ex} {w or ''}".strip(): cli(ex, w) for ex, w in configs}
         n = sum(len(e.trials()) for e in exps) - 2  # fig4 reuses 2 of fig1's trials
