@@ -145,3 +145,47 @@ def test_started_workers_take_even_one_trial_and_unused_ones_are_ended(tmp_path,
     procs = list(sweeper.executor._pool._processes.values())
     sweeper.close()
     assert procs and all(p.exitcode == -signal.SIGTERM for p in procs)  # ended, not waited for
+
+
+def test_a_pool_that_breaks_at_submission_ends_the_sweep_with_every_trial_recorded(tmp_path, monkeypatch):
+    # the pool can break between two submissions, before any of its futures has failed: submit itself raises
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Broken:
+        def __init__(self):
+            self.calls = 0
+
+        def submit(self, *args):
+            self.calls += 1
+            if self.calls > 1:
+                raise BrokenProcessPool("gone")
+            f = Future()
+            f.set_exception(BrokenProcessPool("gone"))
+            return f
+
+        def shutdown(self, wait=True):
+            pass
+
+    monkeypatch.setattr(executors, "_new_pool", lambda n: Broken())
+    exp = _exp("broken", 7)
+    with Store(tmp_path / "b.sqlite") as st:
+        s = run_experiment(exp, st, executor="process", workers=2)
+        assert (s.done, s.errors) == (0, 7)
+        assert all(r["error"].startswith("WorkerDied") for r in st.rows())
+
+
+def test_feed_cancels_what_is_in_flight_when_recording_fails():
+    from concurrent.futures import ThreadPoolExecutor
+
+    trials, cancelled, seen = _exp("c", 12).trials(), [], []
+
+    def record(res):
+        seen.append(res)
+        if len(seen) == 3:
+            raise OSError("disk full")
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(OSError, match="disk full"):
+        executors.feed(trials, record, lambda chunk: pool.submit(executors.run_chunk, executors.compute, chunk),
+                       executors._wait_first, 2, stop_on_loss=True, cancel=cancelled.extend)
+    assert len(seen) == 3 and 1 <= len(cancelled) <= 4  # at most 2 x slots tasks were ever in flight
