@@ -31,7 +31,15 @@ Record = Callable[[TrialResult], None]
 
 
 def run_chunk(fn: Callable[[Trial], TrialResult], trials: list[Trial]) -> list[TrialResult]:
-    """Compute each trial of a chunk with ``fn`` (in a worker); one result per trial, in order."""
+    """Compute each trial of a chunk (in a worker).
+
+    Args:
+        fn: the per-trial computation (:func:`~jacstab.lab.trials.compute`; tests pass stand-ins).
+        trials: the chunk.
+
+    Returns:
+        One result per trial, in order (``compute`` stores a trial's exception as an ``error`` result).
+    """
     return [fn(t) for t in trials]
 
 
@@ -45,7 +53,14 @@ def warm_up() -> None:
 
 
 def dead_worker(trial: Trial, what: str) -> TrialResult:
-    """The stored error of a trial whose worker process died (killed, out of memory, segfault)."""
+    """The stored error of a trial whose worker process died (killed, out of memory, segfault).
+
+    Args:
+        trial: the trial; what: why, after ``WorkerDied:`` in the stored error.
+
+    Returns:
+        An ``error`` result with no values.
+    """
     from jacstab._version import __version__
 
     return TrialResult(trial.id, trial.spec.canonical_json(), trial.seed, trial.metric_names, __version__, {},
@@ -68,10 +83,12 @@ class ChunkSizer:
         self.total_s, self.count = 0.0, 0
 
     def observe(self, duration_s: float | None) -> None:
+        """Count one finished trial's compute seconds (``None``, no duration: ignored)."""
         if duration_s is not None:
             self.total_s, self.count = self.total_s + duration_s, self.count + 1
 
     def size(self, remaining: int) -> int:
+        """The next chunk's size (>= 1) given ``remaining`` trials not yet sent."""
         if self.count == 0 or self.target_s <= 0:
             return 1
         by_time = int(self.target_s / max(self.total_s / self.count, 1e-6))
