@@ -312,19 +312,18 @@ def test_report_never_replaces_a_report_with_an_empty_one(tmp_path, capsys):
 def test_a_dying_worker_is_that_trials_error_and_the_sweep_goes_on(tmp_path, monkeypatch):
     # jacstab 0.1: a worker killed mid-sweep crashed the driver with a 31-line traceback
     import _killer
+    import jacstab.lab.executors as executors
 
-    monkeypatch.setattr("jacstab.lab.runner.compute", _killer.compute_or_die)
+    monkeypatch.setattr(executors, "compute", _killer.compute_or_die)
     # 8 trials on 2 workers: the break loses the trials in flight (isolated, one pool each) and the queued ones
     # (back to a full pool); both paths run here
-    import jacstab.lab.runner as runner
-
-    rounds, real_round = [], runner._pool_round
-    monkeypatch.setattr(runner, "_pool_round", lambda t, rec, n: rounds.append((len(t), n)) or real_round(t, rec, n))
+    pools, real_pool = [], executors._new_pool
+    monkeypatch.setattr(executors, "_new_pool", lambda n: pools.append(n) or real_pool(n))
     exp = parse_experiment({"seeds": 8, "metrics": ["depth_curve"], "net": {"width": 8, "depth": 3}})
     with Store(tmp_path / "s.sqlite") as st:
         s = run_experiment(exp, st, executor="process", workers=2)
         assert (s.done, s.errors) == (7, 1)
-        assert rounds[0] == (8, 2) and (1, 1) in rounds and any(n == 2 for _, n in rounds[1:])
+        assert pools[0] == 2 and 1 in pools and 2 in pools[1:]
         dead = exp.trials()[1].id
         (err,) = [r["error"] for r in st.rows() if r["trial_id"] == dead]
         assert err.startswith("WorkerDied")

@@ -101,17 +101,15 @@ def sweep(experiment_file, quick, data_dir, store_path, executor, workers, addre
     report'.
     """
     from jacstab.lab import Store
-    from jacstab.lab.runner import run_experiment
+    from jacstab.lab.runner import Sweeper
 
     _check_run(executor, workers, address)
-    exp = _experiment(experiment_file, quick, data_dir)
-    _check_sizes(exp, address)
-    with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
-        summary = run_experiment(
-            exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
-            retry_errors=retry_errors,
-        )
-        advance(summary.skipped)  # reused trials count as done on the bar
+    with Sweeper(executor, workers, address).start() as sweeper:  # workers import torch while the driver expands
+        exp = _experiment(experiment_file, quick, data_dir)
+        _check_sizes(exp, address)
+        with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
+            summary = sweeper.run(exp, store, progress=lambda d, t: advance(1), retry_errors=retry_errors)
+            advance(summary.skipped)  # reused trials count as done on the bar
     write_all(SUMMARY_COLUMNS, fmt, [vars(summary)])
     _finish([summary])
 
@@ -267,31 +265,36 @@ def reproduce(names, quick, out_dir, data_dir, store_path, executor, workers, ad
     """
     import time
 
-    from jacstab.lab import Store
-    from jacstab.lab.runner import run_experiment
+    from jacstab.lab.runner import Sweeper
 
     t0 = time.perf_counter()
     _check_run(executor, workers, address)
     _check_out(out_dir)
-    exps = _builtins(names, quick, data_dir)
-    total, summaries = sum(len(e.trials()) for e in exps), []
-    with (
-        Store(store_path) as store,
-        rows_out(SUMMARY_COLUMNS, fmt) as out,
-        _progress(progress, total, "reproduce") as advance,
-    ):
-        for exp in exps:
-            summary = run_experiment(
-                exp, store, executor=executor, workers=workers, address=address, progress=lambda d, t: advance(1),
-                retry_errors=retry_errors,
-            )
-            advance(summary.skipped)
-            out.write(vars(summary))
-            summaries.append(summary)
-    names, sweep_s = [e.name for e in exps], time.perf_counter() - t0
+    with Sweeper(executor, workers, address).start() as sweeper:  # one set of workers for every experiment
+        summaries = _reproduce_sweeps(sweeper, _builtins(names, quick, data_dir), store_path, fmt, progress,
+                                      retry_errors)
+    names, sweep_s = [s.experiment for s in summaries], time.perf_counter() - t0
     note(f"report: {_report(store_path, out_dir, names, quick, (fig_format, dpi, not no_theory), sweep_s)}")
     note(f"wall time: {time.perf_counter() - t0:.1f} s")
     _finish(summaries)
+
+
+def _reproduce_sweeps(sweeper, exps, store_path: str, fmt: str, progress, retry_errors: bool) -> list:
+    """Sweep each experiment on ``sweeper``, writing a summary row as each finishes; the summaries."""
+    from jacstab.lab import Store
+
+    summaries = []
+    with (
+        Store(store_path) as store,
+        rows_out(SUMMARY_COLUMNS, fmt) as out,
+        _progress(progress, sum(len(e.trials()) for e in exps), "reproduce") as advance,
+    ):
+        for exp in exps:
+            summary = sweeper.run(exp, store, progress=lambda d, t: advance(1), retry_errors=retry_errors)
+            advance(summary.skipped)
+            out.write(vars(summary))
+            summaries.append(summary)
+    return summaries
 
 
 COMMANDS = (experiments, sweep, results, report, reproduce)
