@@ -182,10 +182,14 @@ def top_eig_batched(
     drop = (100 * eps) * torch.diagonal(a, dim1=1, dim2=2).sum(-1)[:, None, None]
     start = torch.randn(b, m, generator=generator, dtype=torch.float64).to(a).expand(c, b, m)
     cap = (max_dim // b) * b  # Krylov dimension at which the iteration stops
-    basis, abasis = a.new_empty(c, cap, m), a.new_empty(c, cap, m)  # only rows [:j] are ever read
+    room = min(cap, round_steps * b)  # the basis grows by one round at a time (rows [:j] are the ones read)
+    basis, abasis = a.new_empty(c, room, m), a.new_empty(c, room, m)
     q = _orth_rows(start, basis[:, :0], drop)
     j, checks = 0, 0
     while True:
+        if basis.shape[1] < min(cap, j + round_steps * b):
+            room = min(cap, j + round_steps * b)
+            basis, abasis = _resized(basis, None, j, room), _resized(abasis, None, j, room)
         for _ in range(round_steps):
             w = q @ a  # rows: (A q^T)^T
             basis[:, j : j + b], abasis[:, j : j + b] = q, w
@@ -207,11 +211,13 @@ def top_eig_batched(
             return BatchedTop(values, converged, j, checks)
         keep = torch.nonzero(~ok).flatten()  # compact: only the matrices still short of the rule go on
         live, a, q, drop = live[keep], a[keep], q[keep], drop[keep]
-        basis, abasis = _compact(basis, keep, j), _compact(abasis, keep, j)
+        basis, abasis = _resized(basis, keep, j, basis.shape[1]), _resized(abasis, keep, j, abasis.shape[1])
 
 
-def _compact(stack: torch.Tensor, keep: torch.Tensor, j: int) -> torch.Tensor:
-    """``stack[keep]`` with only the first ``j`` rows of each matrix copied (the rest is never read)."""
-    out = stack.new_empty(keep.numel(), *stack.shape[1:])
-    out[:, :j] = stack[keep, :j]
+def _resized(stack: torch.Tensor, keep: torch.Tensor | None, j: int, rows: int) -> torch.Tensor:
+    """A new ``(len(keep) or C) x rows x m`` stack holding ``stack[keep, :j]`` (all matrices when ``keep`` is None);
+    rows past ``j`` are left uninitialised (never read)."""
+    src = stack[:, :j] if keep is None else stack[keep, :j]
+    out = stack.new_empty(src.shape[0], rows, stack.shape[2])
+    out[:, :j] = src
     return out
