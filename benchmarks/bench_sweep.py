@@ -13,8 +13,8 @@ the same mode, measured in the same run; ``x serial`` against ``serial`` (in the
 the summed per-trial compute over wall time x workers.
 ``pool per experiment`` starts a fresh pool for each figure (jacstab before this benchmark's issue).
 ``--tiny`` adds many very small trials (width 32, depth 20) with and without chunking; ``--cli`` times the whole
-command ``jacstab reproduce fig1 fig2 fig3 fig4 --quick`` (interpreter start, workers started while the driver
-expands the experiments, figures and report) per executor.
+command ``jacstab reproduce fig1 fig2 fig3 fig4 --quick`` (interpreter start, worker start, figures and report) per
+executor.
 
     python benchmarks/bench_sweep.py              # about 1-2 minutes on an idle 2-core machine
     python benchmarks/bench_sweep.py --tiny 400 --cli

@@ -133,20 +133,6 @@ def _builtin(name):
     return builtin_experiment(name, quick=True)
 
 
-def test_started_workers_take_even_one_trial_and_unused_ones_are_ended(tmp_path, spy):
-    import signal
-
-    with Store(tmp_path / "s.sqlite") as st:
-        with Sweeper("process", 2).start() as sweeper:  # as the CLI does, before it expands the experiments
-            assert sweeper.run(_exp("one", 1), st).done == 1
-        assert spy["pools"] == [2] and spy["chunks"] == [1]  # the started pool computed it, not the driver
-        assert _values(st) == _serial(tmp_path, [_exp("one", 1)])
-    sweeper = Sweeper("process", 2).start()  # every trial stored already: nothing is ever sent
-    procs = list(sweeper.executor._pool._processes.values())
-    sweeper.close()
-    assert procs and all(p.exitcode == -signal.SIGTERM for p in procs)  # ended, not waited for
-
-
 def test_a_pool_that_breaks_at_submission_ends_the_sweep_with_every_trial_recorded(tmp_path, monkeypatch):
     # the pool can break between two submissions, before any of its futures has failed: submit itself raises
     from concurrent.futures import Future

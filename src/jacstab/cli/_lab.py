@@ -104,12 +104,15 @@ def sweep(experiment_file, quick, data_dir, store_path, executor, workers, addre
     from jacstab.lab.runner import Sweeper
 
     _check_run(executor, workers, address)
-    with Sweeper(executor, workers, address).start() as sweeper:  # workers import torch while the driver expands
-        exp = _experiment(experiment_file, quick, data_dir)
-        _check_sizes(exp, address)
-        with Store(store_path) as store, _progress(progress, len(exp.trials()), exp.name) as advance:
-            summary = sweeper.run(exp, store, progress=lambda d, t: advance(1), retry_errors=retry_errors)
-            advance(summary.skipped)  # reused trials count as done on the bar
+    exp = _experiment(experiment_file, quick, data_dir)
+    _check_sizes(exp, address)
+    with (
+        Store(store_path) as store,
+        _progress(progress, len(exp.trials()), exp.name) as advance,
+        Sweeper(executor, workers, address) as sweeper,  # workers start with the first trials to compute
+    ):
+        summary = sweeper.run(exp, store, progress=lambda d, t: advance(1), retry_errors=retry_errors)
+        advance(summary.skipped)  # reused trials count as done on the bar
     write_all(SUMMARY_COLUMNS, fmt, [vars(summary)])
     _finish([summary])
 
@@ -270,9 +273,9 @@ def reproduce(names, quick, out_dir, data_dir, store_path, executor, workers, ad
     t0 = time.perf_counter()
     _check_run(executor, workers, address)
     _check_out(out_dir)
-    with Sweeper(executor, workers, address).start() as sweeper:  # one set of workers for every experiment
-        summaries = _reproduce_sweeps(sweeper, _builtins(names, quick, data_dir), store_path, fmt, progress,
-                                      retry_errors)
+    exps = _builtins(names, quick, data_dir)
+    with Sweeper(executor, workers, address) as sweeper:  # one set of workers for every experiment
+        summaries = _reproduce_sweeps(sweeper, exps, store_path, fmt, progress, retry_errors)
     names, sweep_s = [s.experiment for s in summaries], time.perf_counter() - t0
     note(f"report: {_report(store_path, out_dir, names, quick, (fig_format, dpi, not no_theory), sweep_s)}")
     note(f"wall time: {time.perf_counter() - t0:.1f} s")

@@ -43,15 +43,6 @@ def run_chunk(fn: Callable[[Trial], TrialResult], trials: list[Trial]) -> list[T
     return [fn(t) for t in trials]
 
 
-def warm_up() -> None:
-    """Import what trials need and compute a tiny one (run once per new worker by :meth:`ProcessExecutor.start`),
-    so the first real trial of a worker is not slowed by imports."""
-    from jacstab.lab.trials import MetricCall
-    from jacstab.specs import NetSpec
-
-    compute(Trial(NetSpec(8, 2), 0, (MetricCall.make("depth_curve"),)))
-
-
 def dead_worker(trial: Trial, what: str) -> TrialResult:
     """The stored error of a trial whose worker process died (killed, out of memory, segfault).
 
@@ -153,9 +144,6 @@ class SerialExecutor:
 
     slots = 1
 
-    def start(self) -> None:
-        """Nothing to start."""
-
     def map(self, trials: list[Trial], record: Record) -> None:
         """Compute ``trials`` and ``record`` each result."""
         for trial in trials:
@@ -182,15 +170,6 @@ class ProcessExecutor:
     def __init__(self, workers: int, *, target_s: float = CHUNK_TARGET_S) -> None:
         self.slots, self.target_s = workers, target_s
         self._pool: ProcessPoolExecutor | None = None
-        self._used = False
-
-    def start(self) -> None:
-        """Start the workers now, each importing torch and computing a tiny trial (:func:`warm_up`) while the
-        caller prepares the sweep; without it they start at the first :meth:`map` of two or more trials."""
-        if self._pool is None:
-            self._pool, self._used = _new_pool(self.slots), False
-            for _ in range(self.slots):
-                self._pool.submit(warm_up)
 
     def map(self, trials: list[Trial], record: Record) -> None:
         """Compute ``trials`` on the pool and ``record`` each result in the driver. A single trial with no pool
@@ -208,7 +187,6 @@ class ProcessExecutor:
     def _round(self, trials: list[Trial], record: Record, n: int) -> tuple[Lost, list[Trial]]:
         if self._pool is None:
             self._pool = _new_pool(n)
-        self._used = True
         pool, fn = self._pool, compute  # ``compute`` is looked up here, so a test can replace it
 
         def submit(chunk: list[Trial]) -> Future:
@@ -251,10 +229,7 @@ class ProcessExecutor:
         pool.shutdown(wait=True)
 
     def close(self) -> None:
-        """End the workers: idle ones exit at once; ones started by :meth:`start` and never given a trial are
-        terminated (a rerun with every trial stored does not wait for their imports)."""
-        if not self._used:
-            self._terminate()
+        """End the workers (idle ones exit at once)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
@@ -283,10 +258,6 @@ class DaskExecutor:
             raise ValueError("executor 'dask' needs Dask distributed: pip install 'jacstab[dask]'") from e
         self.workers, self.address, self.target_s = workers, address, target_s
         self._client = self._cluster = None
-
-    def start(self) -> None:
-        """Nothing is started ahead: a LocalCluster blocks until its workers are up, so it starts at the first
-        :meth:`map` that has trials."""
 
     def _start(self):
         from distributed import Client, LocalCluster

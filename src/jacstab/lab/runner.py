@@ -73,13 +73,6 @@ class Sweeper:
         else:
             self.executor = SerialExecutor()
 
-    def start(self) -> Sweeper:
-        """Start the local workers now (``process``), so they import torch while the caller prepares the sweep
-        (the CLI calls it before it expands the experiments); returns ``self``. Otherwise they start with the
-        first experiment that has two or more trials to compute."""
-        self.executor.start()
-        return self
-
     def __enter__(self) -> Sweeper:
         return self
 
