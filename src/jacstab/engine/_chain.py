@@ -63,7 +63,7 @@ def prefix_products(
     """Yield ``(d, F_d / e^ell, ell)`` with ``F_d = J^(d)[:, a_0]``: every depth if ``every_depth`` else the last.
 
     ``ell`` is the accumulated log scale (``-inf`` once the product is exactly zero; ``F`` is then ``None``). The
-    running product is divided by its largest entry after each layer (:func:`_largest`); the scale stays on the
+    running product is divided by its largest entry after each layer (:func:`_rescaled`); the scale stays on the
     device, so the only host read is one per yielded depth.
     """
     sup = net.supports(gates)  # a residual block's support is every unit: its columns are not restricted
@@ -83,18 +83,20 @@ def prefix_products(
         else:
             blk = layer.factor(cols, sup[d])
             p = blk if p is None else blk @ p
-        big = _largest(p)  # 0 once the product is exactly zero: it stays zero and ell stays -inf
-        p = p / torch.where((big > 0) & torch.isfinite(big), big, torch.ones_like(big)).to(p.dtype)
-        ell = ell + torch.log(big)
+        p, step = _rescaled(p)  # step = -inf once the product is exactly zero: it stays zero, ell stays -inf
+        ell = ell + step
 
 
-def _largest(f: torch.Tensor) -> torch.Tensor:
-    """``max |f_ij|`` as a float64 device scalar (0 for an empty ``f``): an exact scale that cannot overflow (a norm
-    can, past ~1e154); one reduction pass, no host read."""
+def _rescaled(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(f / c, log c)`` with ``c = max |f_ij|`` (a float64 device scalar; ``f`` is left as it is when ``c`` is 0,
+    i.e. ``log c = -inf``, or not finite): an exact scale that cannot overflow (a norm can, past ~1e154); one
+    reduction pass, no host read."""
     if not f.numel():
-        return torch.zeros((), dtype=torch.float64, device=f.device)
+        return f, torch.full((), -math.inf, dtype=torch.float64, device=f.device)
     lo, hi = torch.aminmax(f)
-    return torch.maximum(hi, -lo).to(torch.float64)
+    big = torch.maximum(hi, -lo).to(torch.float64)
+    good = (big > 0) & torch.isfinite(big)
+    return f / torch.where(good, big, torch.ones_like(big)).to(f.dtype), torch.log(big)
 
 
 def prefix_grams(
@@ -125,9 +127,8 @@ def prefix_grams(
             d = d0 + i
             blk = net.layers[d - 1].factor(gates[d - 1], None)
             f = torch.nn.functional.pad(blk, (0, mp - m)) if p is None else blk @ p
-            big = _largest(f)
-            f = f / torch.where((big > 0) & torch.isfinite(big), big, torch.ones_like(big)).to(f.dtype)
-            ell = ell + torch.log(big)
+            f, step = _rescaled(f)
+            ell = ell + step
             ells[i] = ell
             f64 = f.to(torch.float64)
             torch.matmul(f64.T, f64, out=grams[i])
