@@ -42,3 +42,23 @@ def toy(tmp_path_factory):
     from _idx import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("toy"))
+
+
+def count_host_reads(monkeypatch, fn):
+    """``(fn(), number of host reads it made)``: every Tensor.item / __bool__ / tolist / __float__ / __int__ /
+    __index__ / nonzero and torch.nonzero call (each one synchronises a GPU with the host)."""
+    count = [0]
+
+    def counted(orig):
+        def wrap(*a, **kw):
+            count[0] += 1
+            return orig(*a, **kw)
+
+        return wrap
+
+    with monkeypatch.context() as m:
+        for name in ("item", "__bool__", "tolist", "__float__", "__int__", "__index__", "nonzero"):
+            m.setattr(torch.Tensor, name, counted(getattr(torch.Tensor, name)))
+        m.setattr(torch, "nonzero", counted(torch.nonzero))
+        out = fn()
+    return out, count[0]

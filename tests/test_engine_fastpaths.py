@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import jacstab
+from conftest import count_host_reads
 from jacstab import NetSpec, sample
 from jacstab.engine._krylov import top_eig_batched
 from jacstab.nets.layers import Gate
@@ -141,24 +142,6 @@ def test_padded_prefixes_match_dense_prefix_norms():
         torch.testing.assert_close(jacstab.depth_curve(net), ref, rtol=0, atol=1e-10)
 
 
-def _count_reads(monkeypatch, fn) -> int:
-    counts = [0]
-
-    def counted(orig):
-        def wrap(*a, **kw):
-            counts[0] += 1
-            return orig(*a, **kw)
-
-        return wrap
-
-    with monkeypatch.context() as m:
-        for name in ("item", "__bool__", "tolist", "__float__", "__int__", "__index__", "nonzero"):
-            m.setattr(torch.Tensor, name, counted(getattr(torch.Tensor, name)))
-        m.setattr(torch, "nonzero", counted(torch.nonzero))
-        fn()
-    return counts[0]
-
-
 def test_matrix_free_chain_and_formed_product_read_the_host_once(monkeypatch):
     # the GPU contract of the single norm's setup: no host read per layer (was one per layer for both)
     from jacstab.engine._chain import product_at
@@ -168,8 +151,8 @@ def test_matrix_free_chain_and_formed_product_read_the_host_once(monkeypatch):
         net = sample(NetSpec(32, L), 0)
         gates = net.gates(net.default_input())
         return (
-            _count_reads(monkeypatch, lambda: MatrixFreeChain(net, gates, L)),
-            _count_reads(monkeypatch, lambda: product_at(net, gates, L)),
+            count_host_reads(monkeypatch, lambda: MatrixFreeChain(net, gates, L))[1],
+            count_host_reads(monkeypatch, lambda: product_at(net, gates, L))[1],
         )
 
     assert reads(5) == reads(200) == (1, 1)

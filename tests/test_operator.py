@@ -10,7 +10,7 @@ from scipy.sparse.linalg import svds
 import jacstab
 import jacstab.engine._chain as chain
 import jacstab.engine.api as api
-from conftest import RTOL, reference_jacobian
+from conftest import RTOL, count_host_reads, reference_jacobian
 from jacstab import NetSpec, sample
 from jacstab.engine import _resolve as R
 from jacstab.engine._krylov import EigResult
@@ -140,28 +140,16 @@ def test_depth_curve_chunks_and_compaction_agree_with_one_stack(monkeypatch):
 def test_depth_curve_host_reads_do_not_grow_with_depth(monkeypatch):
     # the GPU contract: no host read per depth. Count every Tensor.item / __bool__ / tolist / nonzero / float / int
     # inside the curve (gates computed before); the count may depend on Lanczos rounds, not on L.
-    counts = {}
-
-    def counted(name, fn):
-        def wrap(*a, **kw):
-            counts[name] = counts.get(name, 0) + 1
-            return fn(*a, **kw)
-
-        return wrap
-
     def reads(L: int, activation: str = "linear", whole: bool = False) -> int:
         net = sample(NetSpec(32, L, activation=activation, init="orthogonal"), 0)  # every G_d = c I: 1 round
         gates = None if whole else net.gates(net.default_input())
-        counts.clear()
-        with monkeypatch.context() as m:
-            for name in ("item", "__bool__", "tolist", "__float__", "__int__", "__index__", "nonzero"):
-                m.setattr(torch.Tensor, name, counted(name, getattr(torch.Tensor, name)))
-            m.setattr(torch, "nonzero", counted("torch.nonzero", torch.nonzero))
-            curve = jacstab.depth_curve(net) if whole else chain.depth_curve_dense(net, gates, L)
+        curve, n = count_host_reads(
+            monkeypatch, lambda: jacstab.depth_curve(net) if whole else chain.depth_curve_dense(net, gates, L)
+        )
         if activation == "linear":  # orthogonal linear layers: log ||J^(d)|| = d log g exactly (g = sqrt(2))
             exact = torch.arange(1, L + 1, dtype=torch.float64) * 0.5 * math.log(2.0)
             torch.testing.assert_close(curve, exact, rtol=0, atol=1e-10)
-        return sum(counts.values())
+        return n
 
     # the curve: one overflow check per chunk and one per Lanczos round (here 1 chunk, 1 round)
     assert reads(5) == reads(200) <= 2 + 1
@@ -169,6 +157,8 @@ def test_depth_curve_host_reads_do_not_grow_with_depth(monkeypatch):
     # (measured 8: weight check 1, gates 1 nonzero + 2 tolist of the copied counts, Gram check 1, 2 Lanczos rounds
     # of 1 check each + 1 compaction); the old per-layer gates alone took 2-3 reads per layer
     assert reads(5, "relu", whole=True) == reads(200, "relu", whole=True) <= 8
+
+
 @pytest.mark.parametrize("method", ["lanczos", "jacrev", "jvp"])
 def test_depth_curve_takes_every_method(method):
     net = _net("leaky_relu", n=16, L=4)

@@ -175,3 +175,9 @@ def test_feed_cancels_what_is_in_flight_when_recording_fails():
         executors.feed(trials, record, lambda chunk: pool.submit(executors.run_chunk, executors.compute, chunk),
                        executors._wait_first, 2, stop_on_loss=True, cancel=cancelled.extend)
     assert len(seen) == 3 and 1 <= len(cancelled) <= 4  # at most 2 x slots tasks were ever in flight
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), 1e9, "1"])
+def test_sweeper_rejects_a_bad_chunk_time(bad):
+    with pytest.raises(ValueError, match=r"chunk_s must be a finite number in \[0.0, 3600.0\]"):
+        Sweeper("serial", chunk_s=bad)

@@ -25,10 +25,10 @@ from jacstab.engine._krylov import top_eig_batched, top_eigs
 from jacstab.engine._resolve import (
     CURVE_BLOCK,
     CURVE_GRAM_MAX_COLS,
-    CURVE_PAD,
     CURVE_ROUND_STEPS,
     RunInfo,
     curve_chunk,
+    curve_cols,
     norm_by_svd,
 )
 from jacstab.engine.operators import FormedChain
@@ -116,7 +116,7 @@ def prefix_grams(
     """
     sup = net.supports(gates)
     m = sup[0].size
-    mp = -(-m // CURVE_PAD) * CURVE_PAD  # zero columns up to a multiple of CURVE_PAD: faster GEMMs, same norms
+    mp = curve_cols(m)  # zero columns up to a multiple of CURVE_PAD: faster GEMMs, same norms
     p: torch.Tensor | None = None  # the identity P_0
     ell = torch.zeros((), dtype=torch.float64, device=net.device)
     for d0 in range(1, depth + 1, chunk):
@@ -163,7 +163,7 @@ def depth_curve_dense(
     out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
     tol = 1e-10 if net.dtype == torch.float64 else 1e-6
     g = torch.Generator().manual_seed(0)
-    chunk = curve_chunk(-(-m // CURVE_PAD) * CURVE_PAD, depth)
+    chunk = curve_chunk(curve_cols(m), depth)
     for d0, grams, ells in prefix_grams(net, gates, depth, chunk) if m else ():
         c = grams.shape[0]
         if bool(torch.isposinf(ells).any() | torch.isnan(ells).any()):  # one host read per chunk

@@ -113,6 +113,11 @@ def curve_chunk(cols: int, depth: int) -> int:
     return max(1, min(depth, CURVE_CHUNK_BYTES // max(1, 8 * cols * cols)))
 
 
+def curve_cols(active: int) -> int:
+    """The columns a depth curve's prefixes carry: ``active`` rounded up to a multiple of ``CURVE_PAD``."""
+    return -(-active // CURVE_PAD) * CURVE_PAD
+
+
 def lanczos_block(k: int, n: int) -> int:
     """Block size for top-``k`` Lanczos on an ``n``-dimensional operator."""
     return 1 if k == 1 else min(max(2 * k, LANCZOS_MIN_BLOCK), n)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jacstab._checks import EXECUTORS, check_choice
+from jacstab._checks import EXECUTORS, check_choice, check_real
 from jacstab.lab.catalog import register
 from jacstab.lab.executors import CHUNK_TARGET_S, DaskExecutor, ProcessExecutor, SerialExecutor
 from jacstab.lab.experiment import Experiment
@@ -56,15 +56,17 @@ class Sweeper:
         workers: worker processes (``None``: one per core; ignored by ``serial`` and a remote Dask scheduler).
         address: a Dask scheduler (``executor="dask"`` only).
         chunk_s: compute per task once trial durations are known (:class:`jacstab.lab.executors.ChunkSizer`;
-            ``0``: one trial per task).
+            ``0``: one trial per task; at most 3600).
 
     Raises:
-        ValueError: a bad option (:func:`check_run_options`), or Dask missing or unreachable.
+        ValueError: a bad option (:func:`check_run_options`, ``chunk_s`` outside ``[0, 3600]``), or Dask missing
+            or unreachable.
     """
 
     def __init__(self, executor: str = "process", workers: int | None = None, address: str | None = None, *,
                  chunk_s: float = CHUNK_TARGET_S) -> None:
         check_run_options(executor, workers, address)
+        chunk_s = check_real("chunk_s", chunk_s, 0.0, 3600.0)
         n = workers or os.cpu_count() or 1
         if executor == "dask":
             self.executor = DaskExecutor(n, address, target_s=chunk_s)
