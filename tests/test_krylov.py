@@ -410,3 +410,81 @@ def test_non_finite_operator_is_reported_not_converged():
     A[3, 3] = float("nan")
     r, _ = run(A, 2)
     assert not r.converged and torch.isnan(r.values).all()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# rounds: the accelerator schedule (round_steps > 1 block products between two host reads), run here on the CPU
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("round_steps", [3, 8])
+@pytest.mark.parametrize(("kind", "n", "k", "block"), [("wishart", 100, 1, None), ("power", 257, 1, None),
+                                                        ("geometric", 100, 4, 12), ("wishart", 257, 2, 16)])
+def test_rounds_give_the_same_answer_with_its_certificate(kind, n, k, block, round_steps, dtype):
+    # same stopping rule, checked every round_steps products: the values and the residual certificate hold as for
+    # round_steps = 1, at the price of at most round_steps - 1 products past the point where the rule first held
+    lam = spectrum(kind, n, seed=n + k)
+    A, _ = psd(lam, seed=n, dtype=dtype)
+    lam, _ = reference(A)
+    one, _ = run(A, k, block=block, round_steps=1)
+    r, _ = run(A, k, block=block, round_steps=round_steps)
+    assert r.converged
+    check_values(r, lam, dtype, k)
+    check_certificate(A, r, lam, dtype)
+    assert one.iterations <= r.iterations <= one.iterations + round_steps - 1
+
+
+@pytest.mark.parametrize("round_steps", [1, 4, 12])
+def test_single_vector_reads_the_host_once_per_round(monkeypatch, round_steps):
+    # the GPU contract of the norm (k = 1): one host read (Tensor.item / bool / tolist / ...) per round of
+    # round_steps products, none inside a round
+    from conftest import count_host_reads
+
+    lam = spectrum("wishart", 200, seed=3)
+    A, _ = psd(lam, seed=3)
+    (r, cols), reads = count_host_reads(monkeypatch, lambda: run(A, 1, round_steps=round_steps))
+    assert r.converged and cols == r.iterations >= 10  # ~20 steps for this spectrum: several rounds at 4
+    assert reads == math.ceil(r.iterations / round_steps)
+    check_values(r, reference(A)[0], torch.float64, 1)
+
+
+@pytest.mark.parametrize("round_steps", [4, 8])
+@pytest.mark.parametrize(("rank", "k", "block"), [(1, 1, None), (5, 3, 4), (4, 7, None)])
+def test_rounds_step_over_an_invariant_subspace(rank, k, block, round_steps):
+    # the space becomes invariant inside a round: a single vector turns into zero columns (zero Ritz values only),
+    # a block's SVD drops every direction and ends the round; either way the answer is exact
+    n = 150
+    G = torch.randn(n, rank, generator=torch.Generator().manual_seed(rank), dtype=torch.float64)
+    A = G @ G.T
+    ref, _ = reference(A)
+    r, _ = run(A, k, block=block, round_steps=round_steps)
+    assert r.converged and r.iterations <= math.ceil(rank / max(k, block or k)) + 1 + round_steps
+    check_values(r, ref, torch.float64, k)
+
+
+@pytest.mark.parametrize("round_steps", [2, 5])
+@pytest.mark.parametrize("k", [1, 2])
+def test_rounds_restart_from_a_warm_start_in_the_null_space(k, round_steps):
+    n = 40
+    lam = torch.cat([torch.linspace(10, 1, n - 10, dtype=torch.float64), torch.zeros(10, dtype=torch.float64)])
+    start = torch.zeros(n, k, dtype=torch.float64)
+    for j in range(k):
+        start[n - 1 - j, j] = 1.0
+    r, _ = run(torch.diag(lam), k, block=k, start=start, round_steps=round_steps)
+    assert r.converged
+    check_values(r, torch.sort(lam, descending=True).values, torch.float64, k)
+
+
+@pytest.mark.parametrize("block", [1, 3])
+def test_rounds_report_a_non_finite_operator_and_max_dim(block):
+    A = torch.eye(10, dtype=torch.float64)
+    A[3, 3] = float("nan")
+    r, _ = run(A, 1, block=block, round_steps=4)
+    assert not r.converged and torch.isnan(r.values).all()
+    # max_dim inside a round: the round stops there, not converged, and the products stay within max_dim
+    lam = spectrum("clustered", 300)
+    A, _ = psd(lam, seed=14)
+    r, cols = run(A, 1, block=block, round_steps=8, max_dim=6)
+    assert not r.converged and cols <= 6 + block - 1
+    assert r.values[0] <= reference(A)[0][0] * (1 + 1e-13)  # Cauchy interlacing: a Ritz value of a subspace
+

@@ -75,6 +75,15 @@ def test_resolver_owns_every_threshold():
     assert R.norm_by_svd(R.DENSE_NORM_MAX, 10_000) and not R.norm_by_svd(R.DENSE_NORM_MAX + 1, R.DENSE_NORM_MAX + 1)
     with pytest.raises(ValueError, match="did you mean 'dense'"):
         R.plan_network(8, 1, "dens")
+    # on a GPU (planned without one: the plan reads only the device's type): forming the product up to a wider
+    # width, the Gram stack for depth curves at every width, Lanczos checks every few products
+    gpu = torch.device("cuda")
+    assert R.plan_network(R.LANCZOS_MIN_WIDTH, 1, "auto", gpu).method == "dense"
+    assert R.plan_network(R.LANCZOS_MIN_WIDTH_ACCELERATOR, 1, "auto", "cuda:0").method == "lanczos"
+    assert "on cuda" in R.plan_network(4096, 1, "auto", gpu).reason
+    assert R.curve_by_gram(R.CURVE_GRAM_MAX_COLS, "cpu") and not R.curve_by_gram(R.CURVE_GRAM_MAX_COLS + 1, "cpu")
+    assert R.curve_by_gram(10**6, gpu)
+    assert R.lanczos_round_steps("cpu") == 1 and R.lanczos_round_steps(gpu) == R.LANCZOS_ROUND_STEPS_ACCELERATOR
 
 
 def _never_converges(*args, **kwargs):
@@ -204,7 +213,7 @@ def test_wide_prefixes_take_the_per_depth_warm_started_path(monkeypatch):
     # CURVE_GRAM_MAX_COLS forced to 0: every prefix norm by warm-started Lanczos / SVD, one per depth
     net = sample(NetSpec(48, 5, activation="tanh"), 3)
     gram = jacstab.depth_curve(net)
-    monkeypatch.setattr(chain, "CURVE_GRAM_MAX_COLS", 0)
+    monkeypatch.setattr(R, "CURVE_GRAM_MAX_COLS", 0)
     monkeypatch.setattr(chain, "top_eig_batched", None)  # must not be reached
     warm = jacstab.depth_curve(net)
     torch.testing.assert_close(warm, gram, rtol=0, atol=1e-9)  # both within 5e-11 relative of the exact norms

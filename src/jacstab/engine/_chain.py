@@ -24,9 +24,9 @@ import torch
 from jacstab.engine._krylov import top_eig_batched, top_eigs
 from jacstab.engine._resolve import (
     CURVE_BLOCK,
-    CURVE_GRAM_MAX_COLS,
     CURVE_ROUND_STEPS,
     RunInfo,
+    curve_by_gram,
     curve_chunk,
     curve_cols,
     norm_by_svd,
@@ -158,7 +158,7 @@ def depth_curve_dense(
         ValueError: a product of the (finite) weights overflows float64.
     """
     m = net.supports(gates[:1])[0].size
-    if m > CURVE_GRAM_MAX_COLS:
+    if not curve_by_gram(m, net.device):
         return depth_curve_warm(net, gates, depth, callback, info)
     out = torch.full((depth,), -math.inf, dtype=torch.float64, device=net.device)
     tol = 1e-10 if net.dtype == torch.float64 else 1e-6
@@ -198,7 +198,7 @@ def depth_curve_warm(
     info: RunInfo | None = None,
 ) -> torch.Tensor:
     """``log ||J^(d)||`` for ``d = 1..depth``, one norm per depth (warm-started Lanczos on ``F_d^T F_d``, SVD for
-    small prefixes): faster than the Gram stack when the prefixes are wide (``CURVE_GRAM_MAX_COLS``)."""
+    small prefixes): faster on the CPU than the Gram stack when the prefixes are wide (:func:`curve_by_gram`)."""
     out = torch.empty(depth, dtype=torch.float64)
     v = None
     g = torch.Generator().manual_seed(0)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from jacstab.engine._resolve import lanczos_round_steps
+
 
 @dataclass(frozen=True)
 class EigResult:
@@ -24,21 +26,25 @@ class EigResult:
     converged: bool
 
 
-def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop: float) -> torch.Tensor:
+def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop) -> torch.Tensor:
     """Orthonormalise ``block`` against ``basis`` (twice, CGS2) and itself; drop directions below ``drop``.
 
-    The block's own orthonormal basis comes from a thin SVD (rank-revealing): an unpivoted QR would, for an exactly
-    dependent column in the middle of the block, put an arbitrary direction there and orthogonalise the kept
-    columns against it instead of against ``basis``.
+    One column (``block = 1``, the hot path of norms and depth curves) is normalised with no host read: below
+    ``drop`` (a float or a device scalar) it becomes a zero column instead (an invariant subspace was reached; a
+    zero column only adds a zero row and column to the projected matrix). A wider block's own orthonormal basis
+    comes from a thin SVD (rank-revealing) and its dependent directions are dropped (one host read): an unpivoted
+    QR would, for an exactly dependent column in the middle of the block, put an arbitrary direction there and
+    orthogonalise the kept columns against it instead of against ``basis``.
     """
     for _ in range(2):
         if basis is not None:
             block = block - basis @ (basis.T @ block)
     if block.shape[1] == 0:
         return block
-    if block.shape[1] == 1:  # one column: normalising it is exact (the hot path of depth curves)
+    if block.shape[1] == 1:  # one column: normalising it is exact
         nrm = torch.linalg.vector_norm(block)
-        return block / nrm if float(nrm) > drop else block[:, :0]
+        keep = nrm > drop
+        return torch.where(keep, block / torch.where(keep, nrm, torch.ones_like(nrm)), 0.0)
     u, s, _ = torch.linalg.svd(block, full_matrices=False)
     q = u[:, s > drop]
     if basis is not None and q.shape[1]:
@@ -59,8 +65,17 @@ def top_eigs(
     tol: float | None = None,
     max_dim: int | None = None,
     generator: torch.Generator | None = None,
+    round_steps: int | None = None,
 ) -> EigResult:
     """Top-``k`` eigenpairs of the ``n x n`` symmetric PSD operator ``matmat`` by block Lanczos.
+
+    The Krylov space ``K_j(A, V_0)`` is built a round of ``round_steps`` block products at a time; after each
+    round the projected matrix ``T = Q^T A Q`` is solved (on the CPU, float64) and the stopping rule
+    ``||A x_i - theta_i x_i|| <= tol theta_i + 100 eps theta_1`` checked on the true Ritz residuals. With one
+    vector per block (``k = 1``, the norm) a round makes no host read at all: one read per round checks the
+    rule, that the operator stayed finite and whether an invariant subspace was reached (a zero column: every
+    later product in the round is zero, and a zero column adds only a zero Ritz value). A wider block reads the
+    host once per block step (its rank-revealing SVD).
 
     Args:
         matmat: ``V (n x b) -> A V``.
@@ -69,31 +84,51 @@ def top_eigs(
         block: block size (default ``max(k, 1)``); fill beyond ``start`` is random from ``generator``.
         tol: relative residual tolerance (default ``1e-10`` in float64, ``1e-6`` in float32).
         max_dim: largest Krylov dimension before giving up (default ``min(n, 60 * block + 200)``).
+        round_steps: block products between two checks (default
+            :func:`~jacstab.engine._resolve.lanczos_round_steps` of ``device``: 1 on the CPU, where a check is
+            cheap, more on a GPU, where each check synchronises with the host). Up to ``round_steps - 1`` products
+            past convergence may be spent; the answer is the same to the tolerance.
 
     Returns:
-        :class:`EigResult`; ``converged`` is False when ``max_dim`` was reached first, or when the operator returned
-        nan or inf (values nan); callers fall back to a dense method then.
+        :class:`EigResult`; ``iterations`` is the number of block products; ``converged`` is False when
+        ``max_dim`` was reached first, or when the operator returned nan or inf (values nan); callers fall back to
+        a dense method then.
     """
     eps = torch.finfo(dtype).eps
     tol = (1e-10 if dtype == torch.float64 else 1e-6) if tol is None else tol
     b = max(k, 1) if block is None else max(block, k)
     b = min(b, n)
     max_dim = min(n, 60 * b + 200) if max_dim is None else min(max_dim, n)
+    rounds = lanczos_round_steps(device) if round_steps is None else max(1, int(round_steps))
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     v0 = torch.randn(n, b, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
     if start is not None:
         j = min(start.shape[1], b)
         v0[:, :j] = start[:, :j].to(dtype=dtype, device=device)
     q = _orth(v0, None, 0.0)
-    qs, aqs = [q], [matmat(q)]
-    if not bool(torch.isfinite(aqs[0]).all()):  # the operator itself is not finite: no eigenpairs to find
-        return EigResult(torch.full((k,), float("nan"), dtype=dtype), q[:, :0], 0, False)
-    it, restarted = 0, False
+    qs: list[torch.Tensor] = []
+    aqs: list[torch.Tensor] = []
+    dim, it, restarted = 0, 0, False
+    finite: torch.Tensor | None = None  # every product so far was finite (a device bool)
+    scale = torch.zeros((), dtype=dtype, device=device)  # largest ||A q|| in the round: the in-round breakdown scale
     while True:
-        it += 1
+        for step in range(rounds):
+            w = matmat(q)
+            it += 1
+            qs.append(q)
+            aqs.append(w)
+            dim += q.shape[1]
+            fin_w = torch.isfinite(w).all()
+            finite = fin_w if finite is None else finite & fin_w
+            if dim >= max_dim or step == rounds - 1 or (b > 1 and not bool(finite)):  # (a block's SVD reads anyway)
+                break
+            scale = torch.maximum(scale, torch.linalg.vector_norm(w, dim=0).max())
+            q = _orth(w, torch.cat(qs, 1), 100 * eps * torch.clamp(scale, min=1e-300))
+            if q.shape[1] == 0:  # a wider block whose every direction was dropped: an invariant subspace
+                break
         Q, AQ = torch.cat(qs, 1), torch.cat(aqs, 1)
         # the small projected problem is solved on the CPU in float64 (a GPU eigh of a tiny matrix is slow)
-        T = (Q.T @ AQ).to(device="cpu", dtype=torch.float64)
+        T = torch.where(finite, Q.T @ AQ, 0.0).to(device="cpu", dtype=torch.float64)  # (nan: reported below)
         theta, Y = torch.linalg.eigh(0.5 * (T + T.T))
         kk = min(k, theta.numel())
         theta = theta.flip(0)[:kk].to(device=Q.device, dtype=dtype)
@@ -101,23 +136,32 @@ def top_eigs(
         X = Q @ Y
         res = torch.linalg.vector_norm(AQ @ Y - X * theta, dim=0)
         top = torch.clamp(theta[0], min=0)
-        ok = bool((res <= tol * torch.clamp(theta, min=0) + 100 * eps * top).all())
-        nxt = None if ok or Q.shape[1] >= max_dim else _orth(aqs[-1], Q, 100 * eps * max(float(top), 1e-300))
-        invariant = (nxt is not None and nxt.shape[1] == 0) or (ok and float(top) == 0.0)
-        if invariant and start is not None and not restarted and Q.shape[1] < n:
+        ok = (res <= tol * torch.clamp(theta, min=0) + 100 * eps * top).all()
+        drop = 100 * eps * torch.clamp(torch.maximum(top, scale), min=1e-300)  # as in the round, or the Ritz value
+        # one vector per block: the next one is formed before the check (no host read); it is zero when the space
+        # became invariant (in this round or before: a zero vector's products are zero)
+        nxt = _orth(aqs[-1], Q, drop) if b == 1 and dim < max_dim else None
+        flags = [finite, ok, top == 0] + ([torch.linalg.vector_norm(nxt) == 0] if nxt is not None else [])
+        fin, ok, zero, *broke = torch.stack(flags).tolist()
+        if not fin:  # the operator itself is not finite: no eigenpairs to find
+            return EigResult(torch.full((k,), float("nan"), dtype=dtype), Q[:, :0], it, False)
+        if b > 1 and q.shape[1] == 0:
+            nxt = q  # found inside the round
+        elif b > 1 and not ok and dim < max_dim:
+            nxt = _orth(aqs[-1], Q, drop)
+        empty = nxt is not None and (nxt.shape[1] == 0 or bool(broke and broke[0]))  # no new direction: invariant
+        invariant = (ok and zero) or (not ok and empty)
+        if invariant and start is not None and not restarted and dim < n:
             # an invariant subspace grown from a warm start need not hold the top eigenvector (the start may lie in
             # the null space of A): continue once with random directions orthogonal to it
             restarted, ok = True, False
             fill = torch.randn(n, b, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
             nxt = _orth(fill, Q, eps)
-        if ok or nxt is None or nxt.shape[1] == 0:
-            exact = nxt is not None and nxt.shape[1] == 0  # invariant subspace found
-            done = ok or exact or Q.shape[1] >= n
+            invariant = False
+        if ok or invariant or nxt is None or nxt.shape[1] == 0:
+            done = ok or invariant or dim >= n
             return EigResult(torch.clamp(theta, min=0), X, it, done and kk == k)
-        qs.append(nxt)
-        aqs.append(matmat(nxt))
-        if not bool(torch.isfinite(aqs[-1]).all()):
-            return EigResult(torch.full((k,), float("nan"), dtype=dtype), Q[:, :0], it, False)
+        q = nxt
 
 
 @dataclass(frozen=True)

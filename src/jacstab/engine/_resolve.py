@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from jacstab._checks import METHODS, check_choice
 
 # Network, method="auto": matrix-free Lanczos from this width on, for k <= n / LANCZOS_K_DIVISOR
 # (benchmarks/bench_core.py: 1.3-2x faster than forming the product at n = 1024, k = 1).
 LANCZOS_MIN_WIDTH = 1024
+# ... on a GPU. Estimated, not yet timed (no GPU lent to the sessions so far): a matrix-free product is 2L small
+# launch-bound GEMVs per Lanczos step (~25 steps), ~0.07 s at n = 1024, L = 100 on an H100 (issue 16's profile),
+# where forming the product is L GEMMs (~0.006 s). Forming costs L n^3/4 multiply-adds against the matrix-free
+# ~50 L n^2/2 memory-bound ones: at ~50 Tflop/s and ~3 TB/s they cross near n = 8192 (float32).
+LANCZOS_MIN_WIDTH_ACCELERATOR = 8192
 LANCZOS_K_DIVISOR = 8
 # A formed matrix (a prefix product): below this many rows or columns an SVD is cheaper than Lanczos for ||F||.
 DENSE_NORM_MAX = 192
@@ -30,11 +37,20 @@ CURVE_BLOCK = 1
 # 295 vs 223 us for the Gram; the norms are unchanged: zero columns add zero eigenvalues to the Gram matrix).
 CURVE_PAD = 8
 # Above this many active input units the Gram stack costs more than one warm-started Lanczos per depth
-# (benchmarks/bench_core.py, n = 1024 float64 L = 100: 0.95x vs 0.63x the GEMM chain).
+# (benchmarks/bench_core.py, n = 1024 float64 L = 100: 0.95x vs 0.63x the GEMM chain) on the CPU. On a GPU the
+# Gram stack is used at every width: one Lanczos per depth synchronises with the host at least once per depth
+# (8-20 ms per depth in issue 16's H100 profile), and the Gram GEMM only doubles the prefix GEMM (not yet timed).
 CURVE_GRAM_MAX_COLS = 384
 # Lanczos block size for top-k (k > 1): matmats are memory-bound, so a wide block costs about as much per step as a
 # thin one and needs far fewer steps; k = 1 uses a single vector (converges in ~10 steps).
 LANCZOS_MIN_BLOCK = 32
+# Lanczos (top_eigs) checks its stopping rule (one host read) after this many block products: every
+# product on the CPU (a check costs O(n j) there, far below a product through L layers), a round on a GPU, where
+# each check synchronises the host with the device (the issue-16 H100 profile: 8-20 ms per synchronised solve).
+# Not yet timed on a GPU (none lent to the sessions so far): 8 bounds the products spent past convergence to 7,
+# against a typical 10-35 for k = 1.
+LANCZOS_ROUND_STEPS = {"cpu": 1}
+LANCZOS_ROUND_STEPS_ACCELERATOR = 8
 # isometry_defect, method="auto": every singular value up to this many input columns, else Hutchinson probes.
 ISOMETRY_EXACT_MAX = 1024
 
@@ -67,14 +83,22 @@ class RunInfo:
         self.method = to
 
 
-def plan_network(width: int, k: int, method: str) -> Plan:
-    """Backend for the Jacobian of a jacstab Network of width ``width`` and top-``k`` values."""
+def _on_cpu(device) -> bool:
+    return torch.device(device).type == "cpu"
+
+
+def plan_network(width: int, k: int, method: str, device="cpu") -> Plan:
+    """Backend for the Jacobian of a jacstab Network of width ``width`` and top-``k`` values on ``device``
+    (``LANCZOS_MIN_WIDTH`` on the CPU, ``LANCZOS_MIN_WIDTH_ACCELERATOR`` elsewhere)."""
     check_choice("method", method, METHODS)
     if method != "auto":
         return Plan(method, "requested")
-    if width >= LANCZOS_MIN_WIDTH and k <= width // LANCZOS_K_DIVISOR:
-        return Plan("lanczos", f"auto: width {width} >= {LANCZOS_MIN_WIDTH} and k = {k} <= n/{LANCZOS_K_DIVISOR}")
-    return Plan("dense", f"auto: width {width} < {LANCZOS_MIN_WIDTH} or k = {k} > n/{LANCZOS_K_DIVISOR}")
+    cpu = _on_cpu(device)
+    least = LANCZOS_MIN_WIDTH if cpu else LANCZOS_MIN_WIDTH_ACCELERATOR
+    where = "" if cpu else f" on {torch.device(device).type}"
+    if width >= least and k <= width // LANCZOS_K_DIVISOR:
+        return Plan("lanczos", f"auto{where}: width {width} >= {least} and k = {k} <= n/{LANCZOS_K_DIVISOR}")
+    return Plan("dense", f"auto{where}: width {width} < {least} or k = {k} > n/{LANCZOS_K_DIVISOR}")
 
 
 def plan_callable(m: int, k: int | None, method: str) -> Plan:
@@ -113,9 +137,21 @@ def curve_chunk(cols: int, depth: int) -> int:
     return max(1, min(depth, CURVE_CHUNK_BYTES // max(1, 8 * cols * cols)))
 
 
+def curve_by_gram(active: int, device) -> bool:
+    """Whether a depth curve whose prefixes have ``active`` input units takes the Gram stack (else one warm-started
+    Lanczos per depth): up to ``CURVE_GRAM_MAX_COLS`` on the CPU, always on a GPU."""
+    return active <= CURVE_GRAM_MAX_COLS or not _on_cpu(device)
+
+
 def curve_cols(active: int) -> int:
     """The columns a depth curve's prefixes carry: ``active`` rounded up to a multiple of ``CURVE_PAD``."""
     return -(-active // CURVE_PAD) * CURVE_PAD
+
+
+def lanczos_round_steps(device) -> int:
+    """Block products between two host reads of :func:`~jacstab.engine._krylov.top_eigs` on ``device``
+    (``LANCZOS_ROUND_STEPS``)."""
+    return LANCZOS_ROUND_STEPS.get(torch.device(device).type, LANCZOS_ROUND_STEPS_ACCELERATOR)
 
 
 def lanczos_block(k: int, n: int) -> int:

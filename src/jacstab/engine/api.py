@@ -64,10 +64,11 @@ def depth_curve(
     (Dadoun et al. 2025, eq. 2; the paper's Figures 1-4 plot ``||J^(d)||`` against ``d``.) With ``method="auto"``
     or ``"dense"`` one pass over the layers forms the prefix products ``J^(d)`` restricted to active units
     (``~n^3/4`` multiply-adds a layer for ReLU instead of ``n^3``). Up to ``CURVE_GRAM_MAX_COLS`` active input
-    units, each prefix's Gram matrix ``J^(d)T J^(d)`` (restricted to active columns, float64) is formed while the
-    prefix is in cache and ``||J^(d)||^2`` is its top eigenvalue from batched Lanczos over a stack of depths, with
-    no host synchronisation inside a round (the GPU path); wider prefixes use one Lanczos per depth on
-    ``J^(d)T J^(d)``, warm-started with the previous depth's top right singular vector. Relative accuracy ``1e-10``
+    units on the CPU (at any width on a GPU), each prefix's Gram matrix ``J^(d)T J^(d)`` (restricted to active
+    columns, float64) is formed while the prefix is in cache and ``||J^(d)||^2`` is its top eigenvalue from batched
+    Lanczos over a stack of depths, with no host synchronisation inside a round (the GPU path); wider prefixes on
+    the CPU use one Lanczos per depth on ``J^(d)T J^(d)``, warm-started with the previous depth's top right singular
+    vector. Relative accuracy ``1e-10``
     in float64, ``1e-6`` in float32 (stopping rule on the Ritz residual), with a dense fallback. ``lanczos``,
     ``jacrev`` and ``jvp`` compute each depth separately with that backend of :func:`singular_values` (``L`` times
     the work; for cross-checks).
@@ -254,8 +255,8 @@ def singular_values(
       per vector for ReLU); top-``k`` only; falls back to ``dense`` when it does not converge.
     * ``jacrev``: ``torch.func.jacrev`` + ``torch.linalg.svdvals`` (the baseline; no log domain, overflows deep).
     * ``jvp``: matrix-free Lanczos with ``torch.func`` jvp/vjp (any callable); falls back to ``jacrev``.
-    * ``auto``: ``lanczos`` for width >= 1024 and ``k <= n/8``, else ``dense`` (Network); ``jacrev`` for
-      callables unless ``k`` is small and ``m > 1024``.
+    * ``auto``: ``lanczos`` for width >= 1024 (8192 on a GPU) and ``k <= n/8``, else ``dense`` (Network);
+      ``jacrev`` for callables unless ``k`` is small and ``m > 1024``.
 
     Args:
         obj: a sampled Network or a torch callable; x: the input (Network: raw input of shape ``(in_dim,)``,
@@ -271,7 +272,7 @@ def singular_values(
     if isinstance(obj, Network):
         obj = check_network(obj)
         x, depth, kk = check_input(obj, x), check_depth(obj, depth), _check_k(k, obj.width)
-        plan = plan_network(obj.width, kk, method)
+        plan = plan_network(obj.width, kk, method, obj.device)
         info = RunInfo(method, plan.method, plan.reason)
         logs, total = _svals_network(obj, x, kk, depth, info)
     else:
