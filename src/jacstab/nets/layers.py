@@ -112,10 +112,11 @@ class Dense:
         if rows is not None and not rows.full and cols.full:
             w = w.index_select(0, rows.idx)
         elif not cols.full:
-            # one flat gather (torch.take) is ~3x faster than advanced indexing or two index_select copies
-            r = torch.arange(w.shape[0], device=w.device) if rows is None or rows.full else rows.idx
-            flat = (r[:, None] * w.shape[1] + cols.idx).flatten()
-            w = torch.take(w.contiguous(), flat).view(r.numel(), cols.size)
+            if rows is not None and not rows.full:
+                w = w.index_select(0, rows.idx)  # whole rows: a memcpy each
+            # a column gather with an expanded (never materialised) index: 1.5-2.4x faster than one flat torch.take
+            # (itself ~3x faster than advanced indexing) on cache-cold weights, n = 256-1024, CPU, either dtype
+            w = torch.gather(w, 1, cols.idx.expand(w.shape[0], -1))
         if cols.perm is not None:  # groupsort: W P = W[:, perm] (the gate is full)
             w = w.index_select(1, cols.perm)
         return w if cols.val is None else w * cols.val
