@@ -434,45 +434,114 @@ def test_rounds_give_the_same_answer_with_its_certificate(kind, n, k, block, rou
     assert one.iterations <= r.iterations <= one.iterations + round_steps - 1
 
 
-@pytest.mark.parametrize("round_steps", [1, 4, 12])
-def test_single_vector_reads_the_host_once_per_round(monkeypatch, round_steps):
-    # the GPU contract of the norm (k = 1): one host read (Tensor.item / bool / tolist / ...) per round of
-    # round_steps products, none inside a round
+def _transfers(monkeypatch, fn):
+    """``(fn(), reads, copies)``: host reads (``count_host_reads``) and ``Tensor.to`` calls that name a device or
+    ``Tensor.cpu`` calls (on a GPU each is a copy between host and device; here every tensor is on the CPU)."""
     from conftest import count_host_reads
 
+    copies = [0]
+    real_to, real_cpu = torch.Tensor.to, torch.Tensor.cpu
+
+    def to(self, *a, **kw):
+        copies[0] += "device" in kw or any(isinstance(x, (str, torch.device)) for x in a)
+        return real_to(self, *a, **kw)
+
+    def cpu(self, *a, **kw):
+        copies[0] += 1
+        return real_cpu(self, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(torch.Tensor, "to", to)
+        m.setattr(torch.Tensor, "cpu", cpu)
+        out, reads = count_host_reads(monkeypatch, fn)
+    return out, reads, copies[0]
+
+
+@pytest.mark.parametrize("round_steps", [1, 4, 12])
+def test_single_vector_synchronises_only_at_the_checks(monkeypatch, round_steps):
+    # the GPU contract of the norm (k = 1): nothing inside a round of round_steps products synchronises; each check
+    # makes one host read (the flags) and two copies (T to the host for its eigh, the Ritz coefficients back), and
+    # the start block is one copy (drawn by a CPU generator)
     lam = spectrum("wishart", 200, seed=3)
     A, _ = psd(lam, seed=3)
-    (r, cols), reads = count_host_reads(monkeypatch, lambda: run(A, 1, round_steps=round_steps))
+    (r, cols), reads, copies = _transfers(monkeypatch, lambda: run(A, 1, round_steps=round_steps))
     assert r.converged and cols == r.iterations >= 10  # ~20 steps for this spectrum: several rounds at 4
-    assert reads == math.ceil(r.iterations / round_steps)
+    checks = math.ceil(r.iterations / round_steps)
+    assert (reads, copies) == (checks, 1 + 2 * checks)
     check_values(r, reference(A)[0], torch.float64, 1)
 
 
+def _orthonormal(r, dtype=torch.float64):
+    X = r.vectors.to(torch.float64)
+    assert torch.max(torch.abs(X.T @ X - torch.eye(X.shape[1], dtype=torch.float64))) <= (
+        1e-12 if dtype == torch.float64 else 1e-5
+    )
+
+
 @pytest.mark.parametrize("round_steps", [4, 8])
-@pytest.mark.parametrize(("rank", "k", "block"), [(1, 1, None), (5, 3, 4), (4, 7, None)])
+@pytest.mark.parametrize(("rank", "k", "block"), [(1, 1, None), (1, 3, None), (5, 3, 4), (4, 7, None)])
 def test_rounds_step_over_an_invariant_subspace(rank, k, block, round_steps):
-    # the space becomes invariant inside a round: a single vector turns into zero columns (zero Ritz values only),
-    # a block's SVD drops every direction and ends the round; either way the answer is exact
+    # the space becomes invariant inside a round: a single vector turns into zero columns (never picked as Ritz
+    # vectors), a wider block's SVD drops every direction and ends the round (no product past it); either way the
+    # answer is exact, with orthonormal Ritz vectors, also for k > rank (the extra values are 0)
     n = 150
     G = torch.randn(n, rank, generator=torch.Generator().manual_seed(rank), dtype=torch.float64)
     A = G @ G.T
     ref, _ = reference(A)
     r, _ = run(A, k, block=block, round_steps=round_steps)
-    assert r.converged and r.iterations <= math.ceil(rank / max(k, block or k)) + 1 + round_steps
+    b = max(k, block or k)
+    assert r.converged
+    assert r.iterations <= math.ceil(rank / b) + (2 if b > 1 else 1 + round_steps)
     check_values(r, ref, torch.float64, k)
+    _orthonormal(r)
+    assert torch.all(residuals(A, r) <= 1e-12 * ref[0])
 
 
-@pytest.mark.parametrize("round_steps", [2, 5])
-@pytest.mark.parametrize("k", [1, 2])
-def test_rounds_restart_from_a_warm_start_in_the_null_space(k, round_steps):
-    n = 40
-    lam = torch.cat([torch.linspace(10, 1, n - 10, dtype=torch.float64), torch.zeros(10, dtype=torch.float64)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("round_steps", [2, 5, 8])
+@pytest.mark.parametrize(("n", "k"), [(40, 1), (40, 2), (8, 1), (6, 1), (6, 2)])
+def test_rounds_restart_from_a_warm_start_in_the_null_space(n, k, round_steps, dtype):
+    # n <= round_steps too: the zero columns of a single vector's breakdown count neither towards the dimension
+    # (which decides the restart) nor towards max_dim; float32: the floor of the scale is float32's smallest
+    # normal number (a 1e-300 floor rounds to 0 there, and 0 / 0 made the check nan)
+    # every start column in the null space (a start spanning an invariant subspace with a non-zero top cannot be
+    # told from a converged one: Lanczos sees nothing outside it, with or without rounds)
+    z = max(k, n // 4)
+    lam = torch.cat([torch.linspace(10, 1, n - z, dtype=torch.float64), torch.zeros(z, dtype=torch.float64)])
     start = torch.zeros(n, k, dtype=torch.float64)
     for j in range(k):
         start[n - 1 - j, j] = 1.0
-    r, _ = run(torch.diag(lam), k, block=k, start=start, round_steps=round_steps)
+    r, _ = run(torch.diag(lam).to(dtype), k, block=k, start=start.to(dtype), round_steps=round_steps)
     assert r.converged
-    check_values(r, torch.sort(lam, descending=True).values, torch.float64, k)
+    check_values(r, torch.sort(lam, descending=True).values, dtype, k)
+    _orthonormal(r, dtype)
+
+
+@pytest.mark.parametrize("round_steps", [1, 8])
+def test_zero_operator_and_zero_start(round_steps):
+    # A = 0: the top eigenvalue is 0 with a unit eigenvector (not a zero column of the basis); a zero warm start is
+    # replaced by a random one (it used to leave an empty basis)
+    A = torch.zeros(20, 20, dtype=torch.float64)
+    for start in (None, torch.zeros(20, 1, dtype=torch.float64)):
+        r, _ = run(A, 1, round_steps=round_steps, start=start)
+        assert r.converged and r.values.tolist() == [0.0]
+        _orthonormal(r)
+    lam = spectrum("geometric", 30)
+    A, _ = psd(lam, seed=2)
+    r, _ = run(A, 1, round_steps=round_steps, start=torch.zeros(30, 1, dtype=torch.float64))
+    assert r.converged
+    check_values(r, reference(A)[0], torch.float64, 1)
+
+
+@pytest.mark.parametrize(("block", "round_steps"), [(1, 1), (1, 8), (4, 2), (4, 8)])
+def test_huge_operators_do_not_break_down_falsely(block, round_steps):
+    # entries ~1e200: vector_norm squares them (inf past ~1e154), which made the breakdown threshold infinite and
+    # every direction "dependent" (a false invariant subspace, 22% off); the norms are now scaled by the largest entry
+    lam = 1e200 * torch.rand(6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    A, _ = psd(lam, seed=0)
+    r, _ = run(A, 1, block=block, round_steps=round_steps)
+    assert r.converged
+    check_values(r, reference(A)[0], torch.float64, 1)
 
 
 @pytest.mark.parametrize("block", [1, 3])

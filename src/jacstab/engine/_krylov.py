@@ -26,25 +26,40 @@ class EigResult:
     converged: bool
 
 
-def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop) -> torch.Tensor:
+def _norms(x: torch.Tensor) -> torch.Tensor:
+    """Column 2-norms of ``x`` (``n x b``) that cannot overflow: each column is divided by its largest entry first
+    (``torch.linalg.vector_norm`` squares the entries, which overflows past ~1e154). No host read."""
+    big = x.abs().amax(dim=0)
+    return big * torch.linalg.vector_norm(x / torch.where(big > 0, big, torch.ones_like(big)), dim=0)
+
+
+def _normalised(v: torch.Tensor, drop, ref: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(v / ||v||, True)`` for one column ``v``, or ``(0, False)`` when ``||v|| <= drop``; no host read.
+
+    ``ref``: a positive device scalar of the size of ``v``'s entries (the operator's scale), so that
+    ``||v|| = ref ||v / ref||`` cannot overflow in two cheap passes; default: :func:`_norms` (three passes)."""
+    nrm = _norms(v) if ref is None else torch.linalg.vector_norm(v / ref, dim=0) * ref
+    keep = nrm > drop
+    return v / torch.where(keep, nrm, torch.inf), keep[0]  # (v / inf = 0: a zero column)
+
+
+def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop, *, single: bool = False) -> torch.Tensor:
     """Orthonormalise ``block`` against ``basis`` (twice, CGS2) and itself; drop directions below ``drop``.
 
-    One column (``block = 1``, the hot path of norms and depth curves) is normalised with no host read: below
+    ``single`` (block size 1, the hot path of norms): the vector is normalised with no host read; at or below
     ``drop`` (a float or a device scalar) it becomes a zero column instead (an invariant subspace was reached; a
-    zero column only adds a zero row and column to the projected matrix). A wider block's own orthonormal basis
-    comes from a thin SVD (rank-revealing) and its dependent directions are dropped (one host read): an unpivoted
-    QR would, for an exactly dependent column in the middle of the block, put an arbitrary direction there and
-    orthogonalise the kept columns against it instead of against ``basis``.
+    zero column is marked and never picked by :func:`top_eigs`). A wider block's own orthonormal basis comes from a
+    thin SVD (rank-revealing) and its dependent directions are dropped (one host read), so it may shrink: an
+    unpivoted QR would, for an exactly dependent column in the middle of the block, put an arbitrary direction there
+    and orthogonalise the kept columns against it instead of against ``basis``.
     """
     for _ in range(2):
         if basis is not None:
             block = block - basis @ (basis.T @ block)
     if block.shape[1] == 0:
         return block
-    if block.shape[1] == 1:  # one column: normalising it is exact
-        nrm = torch.linalg.vector_norm(block)
-        keep = nrm > drop
-        return torch.where(keep, block / torch.where(keep, nrm, torch.ones_like(nrm)), 0.0)
+    if single:
+        return _normalised(block, drop)[0]
     u, s, _ = torch.linalg.svd(block, full_matrices=False)
     q = u[:, s > drop]
     if basis is not None and q.shape[1]:
@@ -72,94 +87,123 @@ def top_eigs(
     The Krylov space ``K_j(A, V_0)`` is built a round of ``round_steps`` block products at a time; after each
     round the projected matrix ``T = Q^T A Q`` is solved (on the CPU, float64) and the stopping rule
     ``||A x_i - theta_i x_i|| <= tol theta_i + 100 eps theta_1`` checked on the true Ritz residuals. With one
-    vector per block (``k = 1``, the norm) a round makes no host read at all: one read per round checks the
-    rule, that the operator stayed finite and whether an invariant subspace was reached (a zero column: every
-    later product in the round is zero, and a zero column adds only a zero Ritz value). A wider block reads the
-    host once per block step (its rank-revealing SVD).
+    vector per block (``k = 1``, the norm) nothing inside a round synchronises with the host: a breakdown (an
+    invariant subspace) turns the vector into a zero column (every later product of the round is then zero; zero
+    columns get ``-1`` on the diagonal of ``T``, so their spurious eigenpairs sort below every Ritz value), and
+    the finiteness of the products is accumulated on the device. Each check then synchronises twice: ``T`` copied
+    to the host, and one read of the flags (rule met, finite, breakdown, zero columns); the Ritz coefficients go
+    back in one small copy. A wider block reads the host once per block step (its rank-revealing SVD) and ends a
+    round at a breakdown.
 
     Args:
         matmat: ``V (n x b) -> A V``.
         k: how many eigenpairs (``k <= n``).
-        start: optional ``n x j`` warm start (e.g. the previous depth's top singular vector).
+        start: optional ``n x j`` warm start (e.g. the previous depth's top singular vector; a zero single vector
+            is replaced by a random one).
         block: block size (default ``max(k, 1)``); fill beyond ``start`` is random from ``generator``.
         tol: relative residual tolerance (default ``1e-10`` in float64, ``1e-6`` in float32).
-        max_dim: largest Krylov dimension before giving up (default ``min(n, 60 * block + 200)``).
+        max_dim: largest Krylov dimension before giving up (default ``min(n, 60 * block + 200)``; zero columns of
+            a single vector's breakdown do not count).
         round_steps: block products between two checks (default
             :func:`~jacstab.engine._resolve.lanczos_round_steps` of ``device``: 1 on the CPU, where a check is
             cheap, more on a GPU, where each check synchronises with the host). Up to ``round_steps - 1`` products
-            past convergence may be spent; the answer is the same to the tolerance.
+            past convergence (or past a breakdown of a single vector) may be spent; the answer is the same to the
+            tolerance.
 
     Returns:
         :class:`EigResult`; ``iterations`` is the number of block products; ``converged`` is False when
         ``max_dim`` was reached first, or when the operator returned nan or inf (values nan); callers fall back to
         a dense method then.
     """
-    eps = torch.finfo(dtype).eps
+    eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
     tol = (1e-10 if dtype == torch.float64 else 1e-6) if tol is None else tol
     b = max(k, 1) if block is None else max(block, k)
     b = min(b, n)
+    single = b == 1
     max_dim = min(n, 60 * b + 200) if max_dim is None else min(max_dim, n)
     rounds = lanczos_round_steps(device) if round_steps is None else max(1, int(round_steps))
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     v0 = torch.randn(n, b, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
     if start is not None:
         j = min(start.shape[1], b)
-        v0[:, :j] = start[:, :j].to(dtype=dtype, device=device)
-    q = _orth(v0, None, 0.0)
-    qs: list[torch.Tensor] = []
-    aqs: list[torch.Tensor] = []
-    dim, it, restarted = 0, 0, False
+        s0 = start[:, :j].to(dtype=dtype, device=device)
+        if not single or bool((s0 != 0).any()):  # (one read, before any product)
+            v0[:, :j] = s0
+    q = _orth(v0, None, 0.0, single=single)
+    # the basis Q and A Q, preallocated and grown by doubling (a torch.cat per step copied O(n dim) each time)
+    qb = torch.empty(n, min(max_dim, max(rounds, 4) * b), dtype=dtype, device=device)
+    aqb = torch.empty_like(qb)
+    dim, wasted, it, restarted = 0, 0, 0, False  # columns appended; zero columns among them (known at checks)
     finite: torch.Tensor | None = None  # every product so far was finite (a device bool)
-    scale = torch.zeros((), dtype=dtype, device=device)  # largest ||A q|| in the round: the in-round breakdown scale
+    scale = torch.zeros((), dtype=dtype, device=device)  # largest ||A q|| in a round: the in-round breakdown scale
     while True:
         for step in range(rounds):
             w = matmat(q)
             it += 1
-            qs.append(q)
-            aqs.append(w)
-            dim += q.shape[1]
+            c = q.shape[1]
+            if dim + c > qb.shape[1]:
+                cap = max(2 * qb.shape[1], dim + c)
+                qb, aqb = _grown(qb, dim, cap), _grown(aqb, dim, cap)
+            qb[:, dim : dim + c], aqb[:, dim : dim + c] = q, w
+            dim += c
             fin_w = torch.isfinite(w).all()
             finite = fin_w if finite is None else finite & fin_w
-            if dim >= max_dim or step == rounds - 1 or (b > 1 and not bool(finite)):  # (a block's SVD reads anyway)
+            if dim - wasted >= max_dim or step == rounds - 1 or (not single and not bool(finite)):  # (block: reads)
                 break
-            scale = torch.maximum(scale, torch.linalg.vector_norm(w, dim=0).max())
-            q = _orth(w, torch.cat(qs, 1), 100 * eps * torch.clamp(scale, min=1e-300))
+            scale = torch.maximum(scale, _norms(w).max())
+            q = _orth(w, qb[:, :dim], 100 * eps * torch.clamp(scale, min=tiny), single=single)
             if q.shape[1] == 0:  # a wider block whose every direction was dropped: an invariant subspace
                 break
-        Q, AQ = torch.cat(qs, 1), torch.cat(aqs, 1)
+        Q, AQ = qb[:, :dim], aqb[:, :dim]
+        T = torch.where(finite, Q.T @ AQ, 0.0)  # (not finite: reported below)
+        zero_cols = None
+        if single and rounds > 1:  # zero columns come only from a breakdown inside a round
+            zero_cols = (Q == 0).all(dim=0)
+            T = T - torch.diag(zero_cols.to(dtype))
         # the small projected problem is solved on the CPU in float64 (a GPU eigh of a tiny matrix is slow)
-        T = torch.where(finite, Q.T @ AQ, 0.0).to(device="cpu", dtype=torch.float64)  # (nan: reported below)
-        theta, Y = torch.linalg.eigh(0.5 * (T + T.T))
+        theta, Y = torch.linalg.eigh(0.5 * (T + T.T).to(device="cpu", dtype=torch.float64))
         kk = min(k, theta.numel())
-        theta = theta.flip(0)[:kk].to(device=Q.device, dtype=dtype)
-        Y = Y.flip(1)[:, :kk].to(device=Q.device, dtype=dtype)
+        ty = torch.cat([theta.flip(0)[None, :kk], Y.flip(1)[:, :kk]]).to(device=Q.device, dtype=dtype)
+        theta, Y = ty[0], ty[1:]
         X = Q @ Y
-        res = torch.linalg.vector_norm(AQ @ Y - X * theta, dim=0)
         top = torch.clamp(theta[0], min=0)
+        ref = torch.clamp(torch.maximum(top, scale), min=tiny)  # the operator's scale (norms taken on x / ref)
+        res = torch.linalg.vector_norm((AQ @ Y - X * theta) / ref, dim=0) * ref
         ok = (res <= tol * torch.clamp(theta, min=0) + 100 * eps * top).all()
-        drop = 100 * eps * torch.clamp(torch.maximum(top, scale), min=1e-300)  # as in the round, or the Ritz value
+        drop = 100 * eps * ref  # as in the round, or the Ritz value
         # one vector per block: the next one is formed before the check (no host read); it is zero when the space
         # became invariant (in this round or before: a zero vector's products are zero)
-        nxt = _orth(aqs[-1], Q, drop) if b == 1 and dim < max_dim else None
-        flags = [finite, ok, top == 0] + ([torch.linalg.vector_norm(nxt) == 0] if nxt is not None else [])
-        fin, ok, zero, *broke = torch.stack(flags).tolist()
+        nxt, kept = None, torch.ones((), dtype=torch.bool, device=Q.device)
+        if single and dim - wasted < max_dim:
+            v = w
+            for _ in range(2):  # as _orth, keeping the flag of its normalisation
+                v = v - Q @ (Q.T @ v)
+            nxt, kept = _normalised(v, drop, ref)
+        flags = torch.stack([finite, ok, top == 0, kept])
+        if zero_cols is not None:  # one read for both: the flags and the number of zero columns
+            flags = torch.cat([flags.to(torch.int64), zero_cols.sum()[None]])
+        fin, ok, zero, kept, *nz = flags.tolist()
+        nzero = nz[0] if nz else 0
+        broke = [not kept]
+        rank = dim - nzero  # the basis's dimension (its zero columns do not count, nor against max_dim)
+        wasted = nzero
         if not fin:  # the operator itself is not finite: no eigenpairs to find
             return EigResult(torch.full((k,), float("nan"), dtype=dtype), Q[:, :0], it, False)
-        if b > 1 and q.shape[1] == 0:
+        if not single and q.shape[1] == 0:
             nxt = q  # found inside the round
-        elif b > 1 and not ok and dim < max_dim:
-            nxt = _orth(aqs[-1], Q, drop)
+        elif not single and not ok and dim < max_dim:
+            nxt = _orth(w, Q, drop)
         empty = nxt is not None and (nxt.shape[1] == 0 or bool(broke and broke[0]))  # no new direction: invariant
         invariant = (ok and zero) or (not ok and empty)
-        if invariant and start is not None and not restarted and dim < n:
+        if invariant and start is not None and not restarted and rank < n:
             # an invariant subspace grown from a warm start need not hold the top eigenvector (the start may lie in
             # the null space of A): continue once with random directions orthogonal to it
             restarted, ok = True, False
             fill = torch.randn(n, b, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-            nxt = _orth(fill, Q, eps)
+            nxt = _orth(fill, Q, eps, single=single)
             invariant = False
         if ok or invariant or nxt is None or nxt.shape[1] == 0:
-            done = ok or invariant or dim >= n
+            done = ok or invariant or rank >= n
             return EigResult(torch.clamp(theta, min=0), X, it, done and kk == k)
         q = nxt
 
@@ -256,6 +300,13 @@ def top_eig_batched(
         keep = torch.nonzero(~ok).flatten()  # compact: only the matrices still short of the rule go on
         live, a, q, drop = live[keep], a[keep], q[keep], drop[keep]
         basis, abasis = _resized(basis, keep, j, basis.shape[1]), _resized(abasis, keep, j, abasis.shape[1])
+
+
+def _grown(buf: torch.Tensor, used: int, cols: int) -> torch.Tensor:
+    """A new ``n x cols`` buffer holding ``buf[:, :used]`` (columns past ``used`` uninitialised, never read)."""
+    out = buf.new_empty(buf.shape[0], cols)
+    out[:, :used] = buf[:, :used]
+    return out
 
 
 def _resized(stack: torch.Tensor, keep: torch.Tensor | None, j: int, rows: int) -> torch.Tensor:
