@@ -170,7 +170,14 @@ def test_hot_paths_read_the_host_a_fixed_number_of_times_on_the_gpu_schedule(mon
     # formed product has ~256 active columns, above DENSE_NORM_MAX, so its norm is Lanczos too, not an SVD.
     from jacstab.engine import _resolve as R
 
+    # first the CPU's own schedule (a check every product matrix-free, every second product on a formed prefix):
+    # the same values against jacrev + SVD (5e-11 relative: the Lanczos rule)
+    net = sample(NetSpec(512, 5), 0)
+    ref = torch.linalg.matrix_norm(reference_jacobian(net, 5), ord=2).log()
+    for method in ("dense", "lanczos"):
+        assert abs(jacstab.log_norm(net, method=method) - ref) <= 1e-9
     monkeypatch.setitem(R.LANCZOS_ROUND_STEPS, "cpu", R.LANCZOS_ROUND_STEPS_ACCELERATOR)
+    monkeypatch.setattr(R, "LANCZOS_ROUND_STEPS_FORMED_CPU", R.LANCZOS_ROUND_STEPS_ACCELERATOR)
 
     def reads(L: int) -> dict[str, int]:
         net = sample(NetSpec(512, L), 0)

@@ -417,7 +417,7 @@ def test_non_finite_operator_is_reported_not_converged():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("round_steps", [3, 8])
+@pytest.mark.parametrize("round_steps", [2, 3, 8])
 @pytest.mark.parametrize(("kind", "n", "k", "block"), [("wishart", 100, 1, None), ("power", 257, 1, None),
                                                         ("geometric", 100, 4, 12), ("wishart", 257, 2, 16)])
 def test_rounds_give_the_same_answer_with_its_certificate(kind, n, k, block, round_steps, dtype):

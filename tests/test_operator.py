@@ -84,6 +84,8 @@ def test_resolver_owns_every_threshold():
     assert R.curve_by_gram(R.CURVE_GRAM_MAX_COLS, "cpu") and not R.curve_by_gram(R.CURVE_GRAM_MAX_COLS + 1, "cpu")
     assert R.curve_by_gram(10**6, gpu)
     assert R.lanczos_round_steps("cpu") == 1 and R.lanczos_round_steps(gpu) == R.LANCZOS_ROUND_STEPS_ACCELERATOR
+    assert R.lanczos_round_steps("cpu", formed=True) == R.LANCZOS_ROUND_STEPS_FORMED_CPU
+    assert R.lanczos_round_steps(gpu, formed=True) == R.LANCZOS_ROUND_STEPS_ACCELERATOR
 
 
 def _never_converges(*args, **kwargs):

@@ -29,6 +29,7 @@ from jacstab.engine._resolve import (
     curve_by_gram,
     curve_chunk,
     curve_cols,
+    lanczos_round_steps,
     norm_by_svd,
 )
 from jacstab.engine.operators import FormedChain
@@ -49,7 +50,8 @@ def spectral_norm(
     if norm_by_svd(*f.shape):
         return float(torch.linalg.matrix_norm(f, ord=2)), None
     m = f.shape[1]
-    r = top_eigs(lambda v: f.T @ (f @ v), m, 1, dtype=f.dtype, device=f.device, start=start, generator=generator)
+    r = top_eigs(lambda v: f.T @ (f @ v), m, 1, dtype=f.dtype, device=f.device, start=start, generator=generator,
+                 round_steps=lanczos_round_steps(f.device, formed=True))
     if not r.converged:
         if info is not None:
             info.fallbacks.append(f"norm of a {tuple(f.shape)} prefix: Lanczos did not converge -> SVD")
