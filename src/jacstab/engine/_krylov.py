@@ -184,7 +184,6 @@ def top_eigs(
             flags = torch.cat([flags.to(torch.int64), zero_cols.sum()[None]])
         fin, ok, zero, kept, *nz = flags.tolist()
         nzero = nz[0] if nz else 0
-        broke = [not kept]
         rank = dim - nzero  # the basis's dimension (its zero columns do not count, nor against max_dim)
         wasted = nzero
         if not fin:  # the operator itself is not finite: no eigenpairs to find
@@ -193,7 +192,7 @@ def top_eigs(
             nxt = q  # found inside the round
         elif not single and not ok and dim < max_dim:
             nxt = _orth(w, Q, drop)
-        empty = nxt is not None and (nxt.shape[1] == 0 or bool(broke and broke[0]))  # no new direction: invariant
+        empty = nxt is not None and (nxt.shape[1] == 0 or not kept)  # no new direction: an invariant subspace
         invariant = (ok and zero) or (not ok and empty)
         if invariant and start is not None and not restarted and rank < n:
             # an invariant subspace grown from a warm start need not hold the top eigenvector (the start may lie in
