@@ -62,8 +62,11 @@ def test_gpu_synchronisations_do_not_grow_with_depth():
         net = sample(NetSpec(512, depth), 0, device="cuda")
         counts[depth] = {name: _syncs(fn)[1] for name, fn in _hot_paths(net).items()}
     short, deep = counts[5], counts[60]
-    # a per-layer or per-depth synchronisation would add >= 55 at depth 60
-    assert all(deep[name] <= short[name] + 2 for name in short), counts
+    # every path synchronises at least once (its result comes back to the CPU): the counter works
+    assert min(short.values()) >= 1 and min(deep.values()) >= 1, counts
+    # a per-layer or per-depth synchronisation would add >= 55 at depth 60; a Lanczos round more or less (3
+    # synchronisations each) is not growth with depth
+    assert all(deep[name] <= short[name] + 10 for name in short), counts
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
