@@ -43,6 +43,13 @@ def _normalised(v: torch.Tensor, drop, ref: torch.Tensor | None = None) -> tuple
     return v / torch.where(keep, nrm, torch.inf), keep[0]  # (v / inf = 0: a zero column)
 
 
+def _project(block: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """``block`` minus its projection on the orthonormal columns of ``basis``, twice (CGS2: twice is enough)."""
+    for _ in range(2):
+        block = block - basis @ (basis.T @ block)
+    return block
+
+
 def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop, *, single: bool = False) -> torch.Tensor:
     """Orthonormalise ``block`` against ``basis`` (twice, CGS2) and itself; drop directions below ``drop``.
 
@@ -53,9 +60,8 @@ def _orth(block: torch.Tensor, basis: torch.Tensor | None, drop, *, single: bool
     unpivoted QR would, for an exactly dependent column in the middle of the block, put an arbitrary direction there
     and orthogonalise the kept columns against it instead of against ``basis``.
     """
-    for _ in range(2):
-        if basis is not None:
-            block = block - basis @ (basis.T @ block)
+    if basis is not None:
+        block = _project(block, basis)
     if block.shape[1] == 0:
         return block
     if single:
@@ -175,10 +181,7 @@ def top_eigs(
         # became invariant (in this round or before: a zero vector's products are zero)
         nxt, kept = None, torch.ones((), dtype=torch.bool, device=Q.device)
         if single and dim - wasted < max_dim:
-            v = w
-            for _ in range(2):  # as _orth, keeping the flag of its normalisation
-                v = v - Q @ (Q.T @ v)
-            nxt, kept = _normalised(v, drop, ref)
+            nxt, kept = _normalised(_project(w, Q), drop, ref)  # as _orth, keeping the flag
         flags = torch.stack([finite, ok, top == 0, kept])
         if zero_cols is not None:  # one read for both: the flags and the number of zero columns
             flags = torch.cat([flags.to(torch.int64), zero_cols.sum()[None]])

@@ -68,10 +68,9 @@ def depth_curve(
     columns, float64) is formed while the prefix is in cache and ``||J^(d)||^2`` is its top eigenvalue from batched
     Lanczos over a stack of depths, with no host synchronisation inside a round (the GPU path); wider prefixes on
     the CPU use one Lanczos per depth on ``J^(d)T J^(d)``, warm-started with the previous depth's top right singular
-    vector. Relative accuracy ``1e-10``
-    in float64, ``1e-6`` in float32 (stopping rule on the Ritz residual), with a dense fallback. ``lanczos``,
-    ``jacrev`` and ``jvp`` compute each depth separately with that backend of :func:`singular_values` (``L`` times
-    the work; for cross-checks).
+    vector. Relative accuracy ``1e-10`` in float64, ``1e-6`` in float32 (stopping rule on the Ritz residual), with a
+    dense fallback. ``lanczos``, ``jacrev`` and ``jvp`` compute each depth separately with that backend of
+    :func:`singular_values` (``L`` times the work; for cross-checks).
 
     Args:
         net: a sampled network; x: raw input of shape ``(in_dim,)`` (default: the spec's normalised input).
